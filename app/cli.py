@@ -1,0 +1,235 @@
+"""The ``fairdicom`` command: a thin click shell over the library.
+
+Every command takes ``--store`` (env ``FAIRDICOM_STORE``) and ``--config``; errors are
+:class:`app.errors.FairdicomError` turned into a message a person can act on, exit status 2.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from tqdm import tqdm
+
+from app import __version__
+from app.config import Settings, load_settings
+from app.errors import FairdicomError
+from app.resources import MAPPINGS, SAMPLE
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class CliError(click.ClickException):
+    """A fairdicom error shown to the user: exit status 2 (usage error or unusable store)."""
+
+    exit_code = 2
+
+
+def _settings(ctx: click.Context, **overrides: Any) -> Settings:
+    config = ctx.find_root().params.get("config")
+    return load_settings(config, **overrides)
+
+
+def store_option(func: F) -> F:
+    """Add ``--store`` to a command and turn fairdicom errors into clean messages."""
+
+    @click.option(
+        "--store",
+        envvar="FAIRDICOM_STORE",
+        metavar="LOCATION",
+        help="Store: a directory (embedded Oxigraph) or an http(s) SPARQL URL. "
+        "Default: ~/.local/share/fairdicom/store.",
+    )
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except FairdicomError as exc:
+            raise CliError(str(exc)) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="fairdicom")
+@click.option(
+    "--config",
+    type=click.Path(path_type=Path),
+    envvar="FAIRDICOM_CONFIG",
+    help="Configuration file (default: ./fairdicom.toml when present).",
+)
+def main(config: Path | None) -> None:
+    """fairdicom: DICOM headers to de-identified, validated, FAIR linked data.
+
+    Ingest DICOM into an embedded Oxigraph store (de-identified with DICOM PS3.15 Annex E,
+    mapped to shared ontologies, checked with SHACL), then export, inspect and publish it.
+    """
+
+
+@main.command()
+@click.argument("out", type=click.Path(path_type=Path, file_okay=False))
+@click.option(
+    "--patients",
+    type=click.IntRange(min=1),
+    default=10,
+    show_default=True,
+    help="Number of synthetic patients.",
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
+def synth(out: Path, patients: int, seed: int) -> None:
+    """Write a synthetic, realistic DICOM corpus (fake PHI included) to OUT."""
+    from app.dicom.synth import write_corpus
+
+    summary = write_corpus(out, patients, seed)
+    click.echo(
+        f"wrote {summary.instances} instances ({summary.patients} patients, "
+        f"{summary.studies} studies, {summary.series} series) to {out}"
+    )
+
+
+def run_ingest(settings: Settings, paths: list[Path], dataset: str | None) -> int:
+    """Ingest with a progress bar and problem lines; print the summary; return the exit code."""
+    from app.ingest.pipeline import ingest
+
+    bar = tqdm(unit="file", desc="ingest", disable=None, file=sys.stderr, dynamic_ncols=True)
+
+    def problem(path: str, reason: str) -> None:
+        bar.write(f"{path}: {reason}", file=sys.stderr)
+
+    def total(count: int) -> None:
+        bar.total = count
+        bar.refresh()
+
+    try:
+        summary = ingest(
+            paths, settings, dataset, progress=bar.update, problem=problem, total=total
+        )
+    finally:
+        bar.close()
+    for line in summary.lines():
+        click.echo(line)
+    click.echo(f"store: {settings.store}")
+    return summary.exit_code
+
+
+@main.command("ingest")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option(
+    "--dataset",
+    metavar="SLUG",
+    help="Dataset the files belong to (default: the `dataset` setting, 'default').",
+)
+@store_option
+@click.pass_context
+def ingest_command(
+    ctx: click.Context, paths: tuple[Path, ...], dataset: str | None, store: str | None
+) -> None:
+    """Ingest DICOM files, folders (recursive), zip archives into the store.
+
+    Exit status: 0 when every file went in or was plainly not DICOM; 1 when some were
+    rejected or quarantined (the rest went in); 2 for usage errors or an unusable store.
+    """
+    settings = _settings(ctx, store=store)
+    if dataset is not None and not _slug_ok(dataset):
+        raise click.BadParameter("use lower-case letters, digits and '-'", param_hint="--dataset")
+    ctx.exit(run_ingest(settings, list(paths), dataset))
+
+
+def _slug_ok(slug: str) -> bool:
+    return bool(slug) and all(c.isdigit() or c == "-" or "a" <= c <= "z" for c in slug)
+
+
+@main.command()
+@store_option
+@click.pass_context
+def demo(ctx: click.Context, store: str | None) -> None:
+    """Ingest the bundled synthetic sample into the store and say where it is."""
+    settings = _settings(ctx, store=store)
+    code = run_ingest(settings, [SAMPLE], "sample")
+    click.echo(
+        "next: `fairdicom stats`, `fairdicom export --format turtle`; "
+        "the SPARQL endpoint (`fairdicom serve`) is not built yet."
+    )
+    ctx.exit(code)
+
+
+@main.command()
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["nquads", "trig", "turtle", "ntriples"]),
+    default="nquads",
+    show_default=True,
+)
+@click.option("--graph", metavar="IRI", help="Export one named graph only.")
+@store_option
+@click.pass_context
+def export(ctx: click.Context, fmt: str, graph: str | None, store: str | None) -> None:
+    """Write the store (or one graph) to standard output."""
+    from app.ingest.pipeline import open_for_reading
+
+    handle = open_for_reading(_settings(ctx, store=store))
+    try:
+        handle.dump(sys.stdout.buffer, fmt, graph)
+    finally:
+        handle.close()
+
+
+@main.command()
+@store_option
+@click.pass_context
+def stats(ctx: click.Context, store: str | None) -> None:
+    """Print what the store holds: graphs, quads, patients, studies, series, instances."""
+    from app.report import store_stats
+
+    for line in store_stats(_settings(ctx, store=store)):
+        click.echo(line)
+
+
+@main.command()
+@store_option
+@click.pass_context
+def validate(ctx: click.Context, store: str | None) -> None:
+    """Validate the curated graphs with the SHACL shapes and list quarantined series."""
+    from app.report import validate_store
+
+    lines, ok = validate_store(_settings(ctx, store=store))
+    for line in lines:
+        click.echo(line)
+    ctx.exit(0 if ok else 1)
+
+
+@main.group()
+def mapping() -> None:
+    """Check the curators' mapping files (SSSOM tables, SPARQL CONSTRUCT rules)."""
+
+
+@mapping.command("check")
+@click.argument(
+    "directory", required=False, type=click.Path(exists=True, file_okay=False, path_type=Path)
+)
+def mapping_check(directory: Path | None) -> None:
+    """Check every mapping file; errors name file, line and problem."""
+    from app.rdf.mapping import load_mappings
+
+    try:
+        mappings = load_mappings(directory or MAPPINGS)
+    except FairdicomError as exc:
+        raise CliError(str(exc)) from None
+    click.echo(
+        f"{len(mappings.files)} files, {len(mappings.queries)} queries: OK "
+        f"(version {mappings.version})"
+    )
+
+
+@main.command()
+@click.option("--output", type=click.Path(path_type=Path), help="Where to write the vocabulary.")
+def vocabulary(output: Path | None) -> None:
+    """Regenerate ontologies/dicom-tags.ttl from pydicom's data dictionary."""
+    from app.rdf.vocabulary import main as write
+
+    write(["--output", str(output)] if output else [])

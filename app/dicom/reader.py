@@ -1,0 +1,318 @@
+"""Read one DICOM file's header and de-identify it, without touching pixel data.
+
+The result, :class:`InstanceHeader`, holds only what the profile keeps, as DICOM text: it is
+the one form in which DICOM data leaves this package. Values are decoded once per distinct
+raw value and tag (a series repeats most of them), not converted by pydicom one by one.
+"""
+
+from __future__ import annotations
+
+import struct
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pydicom
+from pydicom.charset import convert_encodings, decode_bytes
+from pydicom.datadict import dictionary_has_tag, dictionary_keyword, dictionary_VR
+from pydicom.dataset import Dataset
+from pydicom.errors import InvalidDicomError
+from pydicom.fileset import FileSet
+
+from app.dicom.deidentify import (
+    Action,
+    Profile,
+    Pseudonymizer,
+    clean_text,
+    identifying_words,
+    shift_date,
+)
+from app.dicom.header import Attr, InstanceHeader
+from app.dicom.sources import Source
+from app.errors import DicomReadError
+
+TEXT_VRS = frozenset(
+    [
+        "AE",
+        "AS",
+        "CS",
+        "DA",
+        "DS",
+        "DT",
+        "IS",
+        "LO",
+        "LT",
+        "PN",
+        "SH",
+        "ST",
+        "TM",
+        "UC",
+        "UI",
+        "UR",
+        "UT",
+    ]
+)
+BINARY_FORMATS = {
+    "US": "H",
+    "SS": "h",
+    "UL": "L",
+    "SL": "l",
+    "FL": "f",
+    "FD": "d",
+    "UV": "Q",
+    "SV": "q",
+}
+MAX_BINARY_BYTES = 4096
+PHI_TAGS = (
+    0x00100010,
+    0x00100020,
+    0x00101000,
+    0x00100030,
+    0x00101040,
+    0x00102154,
+    0x00080050,
+    0x00080080,
+    0x00080081,
+    0x00080090,
+    0x00081050,
+    0x00081070,
+    0x00081048,
+    0x00101001,
+    0x00200010,
+)
+
+
+_CACHE: dict[tuple[int, str | None, bytes, str, str], Attr | None] = {}
+_MISSING: Any = object()
+_CONTEXTUAL = (Action.SHIFT, Action.CLEAN)
+
+
+class NotDicom(Exception):
+    """The file is plainly not DICOM (skipped and counted, never an error)."""
+
+
+@dataclass
+class _Context:
+    patient: str
+    profile: Profile
+    pseudonyms: Pseudonymizer
+    encodings: list[str]
+    identifying: frozenset[str]
+    shift_days: int
+    warnings: list[str]
+
+    @property
+    def encoding_key(self) -> str:
+        return "|".join(self.encodings)
+
+
+def looks_like_dicom(head: bytes) -> bool:
+    """Return True when the first bytes are a Part 10 preamble or a plausible raw dataset."""
+    if len(head) >= 132 and head[128:132] == b"DICM":
+        return True
+    if len(head) < 8:
+        return False
+    group = int.from_bytes(head[0:2], "little")
+    return (group in (0x0002, 0x0008) and head[4:6].isalpha()) or group == 0x0008
+
+
+def read_instance(source: Source, profile: Profile, pseudonyms: Pseudonymizer) -> InstanceHeader:
+    """Read, check and de-identify one file; raise NotDicom or DicomReadError."""
+    with source.open() as handle:
+        head = handle.read(132)
+        if not head:
+            raise DicomReadError("empty file")
+        if Path(source.member or source.path).name.upper() == "DICOMDIR":
+            raise NotDicom("DICOMDIR index (its files are read where they lie)")
+        if not looks_like_dicom(head):
+            raise NotDicom("not a DICOM file")
+        handle.seek(0)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                ds = pydicom.dcmread(handle, stop_before_pixels=True, force=True)
+                return _deidentify(ds, profile, pseudonyms, [str(w.message) for w in caught])
+            except (
+                InvalidDicomError,
+                EOFError,
+                OSError,
+                ValueError,
+                KeyError,
+                struct.error,
+                TypeError,
+                AttributeError,
+                NotImplementedError,
+            ) as exc:
+                raise DicomReadError(f"unreadable DICOM: {type(exc).__name__}") from None
+
+
+def _text(ds: Dataset, keyword: str) -> str:
+    value = ds.get(keyword)
+    return "" if value is None else str(value).strip()
+
+
+def _deidentify(
+    ds: Dataset, profile: Profile, pseudonyms: Pseudonymizer, caught: list[str]
+) -> InstanceHeader:
+    missing = [
+        k for k in ("SOPInstanceUID", "SeriesInstanceUID", "StudyInstanceUID") if not _text(ds, k)
+    ]
+    if missing:
+        raise DicomReadError(f"missing {', '.join(missing)}")
+    notes: list[str] = []
+    charset = ds.get("SpecificCharacterSet")
+    raw_charset = list(charset) if isinstance(charset, list | tuple) else [charset or ""]
+    encodings = convert_encodings([str(c) for c in raw_charset] or ["ISO_IR 6"])
+    if any("character set" in m.lower() or "encoding" in m.lower() for m in caught):
+        notes.append("unknown or invalid SpecificCharacterSet; text decoded with a fallback")
+    patient_id = _text(ds, "PatientID")
+    study = _text(ds, "StudyInstanceUID")
+    patient = (
+        pseudonyms.patient(patient_id, _text(ds, "IssuerOfPatientID"))
+        if patient_id
+        else pseudonyms.patient("study:" + study)
+    )
+    phi = [str(ds[t].value) for t in PHI_TAGS if t in ds and isinstance(ds[t].value, str | bytes)]
+    context = _Context(
+        patient,
+        profile,
+        pseudonyms,
+        encodings,
+        identifying_words(phi),
+        pseudonyms.date_shift(patient),
+        notes,
+    )
+    attrs = _walk(ds, context)
+    return InstanceHeader(
+        patient=patient,
+        study_uid=pseudonyms.uid(study),
+        series_uid=pseudonyms.uid(_text(ds, "SeriesInstanceUID")),
+        instance_uid=pseudonyms.uid(_text(ds, "SOPInstanceUID")),
+        attrs=attrs,
+        warnings=notes,
+    )
+
+
+def _walk(ds: Dataset, context: _Context) -> tuple[Attr, ...]:
+    attrs: list[Attr] = []
+    creators: dict[tuple[int, int], str] = {}
+    for raw in ds.elements():
+        tag = int(raw.tag)
+        group = tag >> 16
+        if group % 2:
+            if not context.profile.options.keep_private:
+                continue
+            element = tag & 0xFFFF
+            if 0x0010 <= element <= 0x00FF:
+                creators[(group, element)] = (
+                    _decode(raw.value, context).strip()
+                    if isinstance(raw.value, bytes)
+                    else str(raw.value or "")
+                )
+                continue
+            creator = creators.get((group, element >> 8), "")
+            if not creator or context.profile.private_action(creator, tag) is not Action.KEEP:
+                continue
+            attr = _convert(
+                ds,
+                raw,
+                tag,
+                f"{creator}:{group:04X}xx{element & 0xFF:02X}",
+                Action.KEEP,
+                context,
+                private=True,
+            )
+        else:
+            action = context.profile.public_action(tag, dictionary_has_tag(tag))
+            if action is Action.REMOVE:
+                continue
+            value = raw.value
+            if not isinstance(value, bytes) or raw.VR == "SQ":
+                attr = _convert(ds, raw, tag, dictionary_keyword(tag), action, context)
+            else:
+                # A series repeats most values: convert each (tag, VR, bytes) once.
+                key = (
+                    tag,
+                    raw.VR,
+                    value,
+                    context.patient if action in _CONTEXTUAL else "",
+                    context.encoding_key,
+                )
+                attr = _CACHE.get(key, _MISSING)
+                if attr is _MISSING:
+                    attr = _convert(ds, raw, tag, dictionary_keyword(tag), action, context)
+                    if len(_CACHE) > 200_000:
+                        _CACHE.clear()
+                    _CACHE[key] = attr
+        if attr is not None:
+            attrs.append(attr)
+    return tuple(attrs)
+
+
+def _decode(value: bytes, context: _Context) -> str:
+    try:
+        return decode_bytes(value, context.encodings, set())
+    except (LookupError, ValueError, UnicodeDecodeError):
+        context.warnings.append("undecodable text; decoded as ISO 8859-1")
+        return value.decode("latin-1")
+
+
+def _convert(
+    ds: Dataset,
+    raw: Any,
+    tag: int,
+    name: str,
+    action: Action,
+    context: _Context,
+    private: bool = False,
+) -> Attr | None:
+    vr = raw.VR or (dictionary_VR(tag) if not private else "UN")
+    if vr == "SQ":
+        items = tuple(_walk(item, context) for item in ds[tag].value)
+        return Attr(tag, name, vr, items, private) if items else None
+    value = raw.value
+    if value is None or value == b"":
+        return None
+    if not isinstance(value, bytes):
+        value = ds[tag].value
+        text = "\\".join(str(v) for v in value) if isinstance(value, list | tuple) else str(value)
+    elif vr in TEXT_VRS:
+        text = (
+            _decode(value, context).rstrip("\x00 ").lstrip(" ")
+            if vr not in ("UT", "UR")
+            else _decode(value, context).rstrip("\x00 ")
+        )
+    elif vr in BINARY_FORMATS:
+        fmt = BINARY_FORMATS[vr]
+        size = struct.calcsize(fmt)
+        count = len(value) // size
+        numbers = struct.unpack(
+            ("<" if ds.is_little_endian is not False else ">") + fmt * count, value[: count * size]
+        )
+        text = "\\".join(repr(n) if isinstance(n, float) else str(n) for n in numbers)
+    elif vr == "AT":
+        count = len(value) // 4
+        pairs = struct.unpack("<" + "HH" * count, value[: count * 4])
+        text = "\\".join(f"({pairs[i]:04X},{pairs[i + 1]:04X})" for i in range(0, len(pairs), 2))
+    else:
+        return Attr(tag, name, vr, value, private) if len(value) <= MAX_BINARY_BYTES else None
+    if not text:
+        return None
+    if action is Action.UID:
+        text = "\\".join(context.pseudonyms.uid(u.strip()) for u in text.split("\\"))
+    elif action is Action.SHIFT and vr in ("DA", "DT"):
+        text = "\\".join(shift_date(v, context.shift_days) for v in text.split("\\"))
+    elif action is Action.CLEAN:
+        text = clean_text(text, context.identifying) if vr not in ("DA", "DT", "TM") else ""
+        if not text:
+            return None
+    return Attr(tag, name, vr, text, private)
+
+
+def dicomdir_sources(path: Path) -> list[Source]:
+    """Return the files a DICOMDIR references."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fileset = FileSet(pydicom.dcmread(path))
+    return [Source(str(instance.path)) for instance in fileset]

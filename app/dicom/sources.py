@@ -1,0 +1,55 @@
+"""Find the inputs of an ingest: files, folders (recursive), zip archives and DICOMDIR."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+ZIP_SEPARATOR = "!/"
+
+
+@dataclass(frozen=True)
+class Source:
+    """One input file: a path, or a member of a zip archive (``archive.zip!/member``)."""
+
+    path: str
+    member: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.path}{ZIP_SEPARATOR}{self.member}" if self.member else self.path
+
+    def read_bytes(self) -> bytes:
+        """Return the whole content of the file."""
+        if self.member:
+            with zipfile.ZipFile(self.path) as archive:
+                return archive.read(self.member)
+        return Path(self.path).read_bytes()
+
+    def open(self) -> io.BufferedIOBase:
+        """Open the file for reading (zip members are read into memory)."""
+        if self.member:
+            return io.BytesIO(self.read_bytes())
+        return open(self.path, "rb")
+
+
+def _walk(root: Path) -> Iterator[Path]:
+    for path in sorted(root.rglob("*")):
+        if path.is_file() and not path.name.startswith("."):
+            yield path
+
+
+def iter_sources(inputs: Iterable[Path]) -> Iterator[Source]:
+    """Yield every file under the inputs, in a stable order; zip archives are opened."""
+    for root in inputs:
+        paths = _walk(root) if root.is_dir() else iter([root])
+        for path in paths:
+            if path.suffix.lower() == ".zip" and zipfile.is_zipfile(path):
+                with zipfile.ZipFile(path) as archive:
+                    names = sorted(i.filename for i in archive.infolist() if not i.is_dir())
+                for name in names:
+                    yield Source(str(path), name)
+            else:
+                yield Source(str(path))

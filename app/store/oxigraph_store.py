@@ -1,0 +1,140 @@
+"""The embedded store: pyoxigraph on disk (and in memory, to run mappings on one batch).
+
+pyoxigraph 0.5 facts this module respects: one writer per directory (RocksDB LOCK), query
+results are consumed in the thread that ran the query, an update is one transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import BinaryIO
+
+import pyoxigraph as ox
+
+from app.errors import StoreError
+from app.namespaces import PREFIXES
+from app.sparql_files import sparql
+
+_FORMATS = {
+    "nquads": ox.RdfFormat.N_QUADS,
+    "trig": ox.RdfFormat.TRIG,
+    "turtle": ox.RdfFormat.TURTLE,
+    "ntriples": ox.RdfFormat.N_TRIPLES,
+}
+
+
+class _OxigraphStore:
+    location: str
+
+    def __init__(self, store: ox.Store, location: str, read_only: bool = False) -> None:
+        self._store = store
+        self.location = location
+        self._read_only = read_only
+
+    def select(self, query: str) -> list[dict[str, str]]:
+        results = self._store.query(query)
+        if not isinstance(results, ox.QuerySolutions):
+            raise TypeError("not a SELECT query")
+        names = [v.value for v in results.variables]
+        return [
+            {name: str(row[name]) for name in names if row[name] is not None} for row in results
+        ]
+
+    def ask(self, query: str) -> bool:
+        return bool(self._store.query(query))
+
+    def construct(self, query: str) -> list[str]:
+        results = self._store.query(query)
+        if not isinstance(results, ox.QueryTriples):
+            raise TypeError("not a CONSTRUCT query")
+        return [f"{t.subject} {t.predicate} {t.object} .\n" for t in results]
+
+    def update(self, update: str) -> None:
+        try:
+            self._store.update(update)
+        except OSError as exc:
+            raise StoreError(f"{self.location}: write failed: {exc}") from exc
+
+    def replace(
+        self, deletes: Mapping[str, Iterable[str]], inserts: Mapping[str, list[str]]
+    ) -> None:
+        parts = []
+        for graph, subjects in deletes.items():
+            values = " ".join(subjects)
+            if values:
+                parts.append(
+                    sparql(__file__, "delete_subjects")
+                    .replace("$GRAPH", f"<{graph}>")
+                    .replace("$SUBJECTS", values)
+                )
+        data = "".join(
+            f"GRAPH <{g}> {{\n{''.join(lines)}}}\n" for g, lines in inserts.items() if lines
+        )
+        if data:
+            parts.append(f"INSERT DATA {{\n{data}}}")
+        if parts:
+            self.update(" ;\n".join(parts))
+
+    def load_lines(self, lines: list[str], graph: str | None = None) -> None:
+        """Add N-Triples lines (to a named graph, or to the default graph)."""
+        target = ox.NamedNode(graph) if graph else ox.DefaultGraph()
+        self._store.load("".join(lines), format=ox.RdfFormat.N_TRIPLES, to_graph=target)
+
+    def dump(self, out: BinaryIO, fmt: str, graph: str | None = None) -> None:
+        rdf_format = _FORMATS[fmt]
+        if graph is None and not rdf_format.supports_datasets:
+            # Turtle and N-Triples hold one graph: write the union of all named graphs.
+            query = "CONSTRUCT { ?s ?p ?o } WHERE { GRAPH ?g { ?s ?p ?o } }"
+            results = self._store.query(query)
+            assert isinstance(results, ox.QueryTriples)
+            results.serialize(out, format=rdf_format)
+            return
+        prefixes = PREFIXES if rdf_format in (ox.RdfFormat.TURTLE, ox.RdfFormat.TRIG) else None
+        if graph is None:
+            self._store.dump(out, format=rdf_format, prefixes=prefixes)
+        else:
+            self._store.dump(
+                out, format=rdf_format, from_graph=ox.NamedNode(graph), prefixes=prefixes
+            )
+
+    def graphs(self) -> list[str]:
+        return sorted(g.value for g in self._store.named_graphs() if isinstance(g, ox.NamedNode))
+
+    def quad_count(self, graph: str | None = None) -> int:
+        if graph is None:
+            return len(self._store)
+        rows = self.select(f"SELECT (COUNT(*) AS ?n) WHERE {{ GRAPH <{graph}> {{ ?s ?p ?o }} }}")
+        return int(rows[0]["n"].split('"')[1])
+
+    def close(self) -> None:
+        if not self._read_only:
+            self._store.flush()
+
+
+class EmbeddedStore(_OxigraphStore):
+    """An Oxigraph store in a directory."""
+
+    def __init__(self, location: str, *, read_only: bool = False) -> None:
+        path = Path(location)
+        try:
+            if read_only:
+                store = ox.Store.read_only(str(path))
+            else:
+                path.mkdir(parents=True, exist_ok=True)
+                store = ox.Store(str(path))
+        except OSError as exc:
+            if "lock" in str(exc).lower():
+                raise StoreError(
+                    f"the store {path} is open in another fairdicom process (RocksDB LOCK); "
+                    "stop that process or choose another --store"
+                ) from None
+            raise StoreError(f"cannot open the store {path}: {exc}") from None
+        super().__init__(store, str(path), read_only)
+
+
+class MemoryStore(_OxigraphStore):
+    """An in-memory Oxigraph store (one batch at a time, for mappings)."""
+
+    def __init__(self) -> None:
+        super().__init__(ox.Store(), ":memory:")
