@@ -91,7 +91,9 @@ def synth(out: Path, patients: int, seed: int) -> None:
     )
 
 
-def run_ingest(settings: Settings, paths: list[Path], dataset: str | None) -> int:
+def run_ingest(
+    settings: Settings, paths: list[Path], dataset: str | None, verbose: bool = False
+) -> int:
     """Ingest with a progress bar and problem lines; print the summary; return the exit code."""
     from app.ingest.pipeline import ingest
 
@@ -104,9 +106,19 @@ def run_ingest(settings: Settings, paths: list[Path], dataset: str | None) -> in
         bar.total = count
         bar.refresh()
 
+    def batch_done(instances: int, triples: int) -> None:
+        if verbose:
+            bar.write(f"batch committed: {instances} instances, {triples} triples", file=sys.stderr)
+
     try:
         summary = ingest(
-            paths, settings, dataset, progress=bar.update, problem=problem, total=total
+            paths,
+            settings,
+            dataset,
+            progress=bar.update,
+            problem=problem,
+            total=total,
+            batch_done=batch_done,
         )
     finally:
         bar.close()
@@ -123,10 +135,15 @@ def run_ingest(settings: Settings, paths: list[Path], dataset: str | None) -> in
     metavar="SLUG",
     help="Dataset the files belong to (default: the `dataset` setting, 'default').",
 )
+@click.option("-v", "--verbose", is_flag=True, help="Say when each batch is committed.")
 @store_option
 @click.pass_context
 def ingest_command(
-    ctx: click.Context, paths: tuple[Path, ...], dataset: str | None, store: str | None
+    ctx: click.Context,
+    paths: tuple[Path, ...],
+    dataset: str | None,
+    verbose: bool,
+    store: str | None,
 ) -> None:
     """Ingest DICOM files, folders (recursive), zip archives into the store.
 
@@ -136,7 +153,7 @@ def ingest_command(
     settings = _settings(ctx, store=store)
     if dataset is not None and not _slug_ok(dataset):
         raise click.BadParameter("use lower-case letters, digits and '-'", param_hint="--dataset")
-    ctx.exit(run_ingest(settings, list(paths), dataset))
+    ctx.exit(run_ingest(settings, list(paths), dataset, verbose))
 
 
 def _slug_ok(slug: str) -> bool:
@@ -233,3 +250,7 @@ def vocabulary(output: Path | None) -> None:
     from app.rdf.vocabulary import main as write
 
     write(["--output", str(output)] if output else [])
+
+
+if __name__ == "__main__":
+    main()

@@ -10,6 +10,12 @@ class FairdicomError(Exception):
     exit_code = 2
 
 
+class UsageError(FairdicomError):
+    """The command was asked for something that cannot be done (a missing input, ...)."""
+
+    http_status = 400
+
+
 class ConfigError(FairdicomError):
     """A configuration value is missing or wrong."""
 

@@ -7,6 +7,7 @@ raw value and tag (a series repeats most of them), not converted by pydicom one 
 
 from __future__ import annotations
 
+import logging
 import struct
 import warnings
 from dataclasses import dataclass
@@ -14,11 +15,18 @@ from pathlib import Path
 from typing import Any
 
 import pydicom
-from pydicom.charset import convert_encodings, decode_bytes
-from pydicom.datadict import dictionary_has_tag, dictionary_keyword, dictionary_VR
+import pydicom.config
+from pydicom.charset import convert_encodings, decode_bytes, python_encoding
+from pydicom.datadict import (
+    dictionary_has_tag,
+    dictionary_keyword,
+    dictionary_VR,
+    tag_for_keyword,
+)
 from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
-from pydicom.fileset import FileSet
+from pydicom.multival import MultiValue
+from pydicom.sequence import Sequence
 
 from app.dicom.deidentify import (
     Action,
@@ -31,6 +39,14 @@ from app.dicom.deidentify import (
 from app.dicom.header import Attr, InstanceHeader
 from app.dicom.sources import Source
 from app.errors import DicomReadError
+
+# Reading never validates values: pydicom would log the offending value (which may be a
+# patient's name or birth date) and we keep invalid values, flagged, in the raw layer anyway.
+pydicom.config.settings.reading_validation_mode = pydicom.config.IGNORE
+# pydicom's log messages may quote values; they never leave this process.
+_PYDICOM_LOG = logging.getLogger("pydicom")
+_PYDICOM_LOG.propagate = False
+_PYDICOM_LOG.addHandler(logging.NullHandler())
 
 TEXT_VRS = frozenset(
     [
@@ -64,23 +80,32 @@ BINARY_FORMATS = {
     "SV": "q",
 }
 MAX_BINARY_BYTES = 4096
-PHI_TAGS = (
-    0x00100010,
-    0x00100020,
-    0x00101000,
-    0x00100030,
-    0x00101040,
-    0x00102154,
-    0x00080050,
-    0x00080080,
-    0x00080081,
-    0x00080090,
-    0x00081050,
-    0x00081070,
-    0x00081048,
-    0x00101001,
-    0x00200010,
+IDENTIFYING_KEYWORDS = (
+    "PatientName",
+    "PatientID",
+    "OtherPatientIDsSequence",
+    "OtherPatientNames",
+    "PatientBirthDate",
+    "PatientBirthName",
+    "PatientMotherBirthName",
+    "PatientAddress",
+    "PatientTelephoneNumbers",
+    "AccessionNumber",
+    "StudyID",
+    "InstitutionName",
+    "InstitutionAddress",
+    "InstitutionalDepartmentName",
+    "StationName",
+    "ReferringPhysicianName",
+    "PerformingPhysicianName",
+    "NameOfPhysiciansReadingStudy",
+    "OperatorsName",
+    "RequestingPhysician",
+    "PhysiciansOfRecord",
 )
+"""Attributes whose words Clean Descriptors removes from descriptions (OtherPatientIDs items
+are searched too)."""
+PHI_TAGS = tuple(int(tag_for_keyword(k) or 0) for k in IDENTIFYING_KEYWORDS)
 
 
 _CACHE: dict[tuple[int, str | None, bytes, str, str], Attr | None] = {}
@@ -128,11 +153,11 @@ def read_instance(source: Source, profile: Profile, pseudonyms: Pseudonymizer) -
         if not looks_like_dicom(head):
             raise NotDicom("not a DICOM file")
         handle.seek(0)
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
             try:
                 ds = pydicom.dcmread(handle, stop_before_pixels=True, force=True)
-                return _deidentify(ds, profile, pseudonyms, [str(w.message) for w in caught])
+                return _deidentify(ds, profile, pseudonyms)
             except (
                 InvalidDicomError,
                 EOFError,
@@ -144,7 +169,8 @@ def read_instance(source: Source, profile: Profile, pseudonyms: Pseudonymizer) -
                 AttributeError,
                 NotImplementedError,
             ) as exc:
-                raise DicomReadError(f"unreadable DICOM: {type(exc).__name__}") from None
+                detail = str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
+                raise DicomReadError(f"unreadable DICOM ({detail})") from None
 
 
 def _text(ds: Dataset, keyword: str) -> str:
@@ -152,9 +178,23 @@ def _text(ds: Dataset, keyword: str) -> str:
     return "" if value is None else str(value).strip()
 
 
-def _deidentify(
-    ds: Dataset, profile: Profile, pseudonyms: Pseudonymizer, caught: list[str]
-) -> InstanceHeader:
+def _identifying_values(ds: Dataset) -> list[str]:
+    """Return the text of the identifying attributes (for Clean Descriptors), items included."""
+    values: list[str] = []
+    for tag in PHI_TAGS:
+        if tag not in ds:
+            continue
+        value = ds[tag].value
+        if isinstance(value, Sequence):
+            values += [text for item in value for text in _identifying_values(item)]
+        elif isinstance(value, list | tuple | MultiValue):
+            values += [str(v) for v in value]
+        elif value is not None:
+            values.append(str(value))
+    return values
+
+
+def _deidentify(ds: Dataset, profile: Profile, pseudonyms: Pseudonymizer) -> InstanceHeader:
     missing = [
         k for k in ("SOPInstanceUID", "SeriesInstanceUID", "StudyInstanceUID") if not _text(ds, k)
     ]
@@ -163,9 +203,14 @@ def _deidentify(
     notes: list[str] = []
     charset = ds.get("SpecificCharacterSet")
     raw_charset = list(charset) if isinstance(charset, list | tuple) else [charset or ""]
-    encodings = convert_encodings([str(c) for c in raw_charset] or ["ISO_IR 6"])
-    if any("character set" in m.lower() or "encoding" in m.lower() for m in caught):
-        notes.append("unknown or invalid SpecificCharacterSet; text decoded with a fallback")
+    terms = [str(c).strip() for c in raw_charset if c] or ["ISO_IR 6"]
+    unknown = [t for t in terms if t not in python_encoding]
+    if unknown:
+        notes.append(
+            f"unknown SpecificCharacterSet {', '.join(unknown)!r}; text decoded "
+            "with the default character repertoire"
+        )
+    encodings = convert_encodings(terms)
     patient_id = _text(ds, "PatientID")
     study = _text(ds, "StudyInstanceUID")
     patient = (
@@ -173,7 +218,7 @@ def _deidentify(
         if patient_id
         else pseudonyms.patient("study:" + study)
     )
-    phi = [str(ds[t].value) for t in PHI_TAGS if t in ds and isinstance(ds[t].value, str | bytes)]
+    phi = _identifying_values(ds)
     context = _Context(
         patient,
         profile,
@@ -308,11 +353,3 @@ def _convert(
         if not text:
             return None
     return Attr(tag, name, vr, text, private)
-
-
-def dicomdir_sources(path: Path) -> list[Source]:
-    """Return the files a DICOMDIR references."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        fileset = FileSet(pydicom.dcmread(path))
-    return [Source(str(instance.path)) for instance in fileset]

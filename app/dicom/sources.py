@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import io
+import warnings
 import zipfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+import pydicom
 
 ZIP_SEPARATOR = "!/"
 
@@ -44,6 +47,9 @@ def _walk(root: Path) -> Iterator[Path]:
 def iter_sources(inputs: Iterable[Path]) -> Iterator[Source]:
     """Yield every file under the inputs, in a stable order; zip archives are opened."""
     for root in inputs:
+        if root.is_file() and root.name.upper() == "DICOMDIR":
+            yield from dicomdir_sources(root)
+            continue
         paths = _walk(root) if root.is_dir() else iter([root])
         for path in paths:
             if path.suffix.lower() == ".zip" and zipfile.is_zipfile(path):
@@ -53,3 +59,21 @@ def iter_sources(inputs: Iterable[Path]) -> Iterator[Source]:
                     yield Source(str(path), name)
             else:
                 yield Source(str(path))
+
+
+def dicomdir_sources(path: Path) -> list[Source]:
+    """Return the files a DICOMDIR references (or the DICOMDIR itself when it is unreadable)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            index = pydicom.dcmread(path, force=True)
+            records = list(index.get("DirectoryRecordSequence", []))
+    except (OSError, ValueError, AttributeError, KeyError, EOFError):
+        return [Source(str(path))]
+    files = set()
+    for record in records:
+        file_id = record.get("ReferencedFileID")
+        if file_id:
+            parts = [file_id] if isinstance(file_id, str) else list(file_id)
+            files.add(path.parent.joinpath(*(str(p) for p in parts)))
+    return [Source(str(f)) for f in sorted(files)] or [Source(str(path))]

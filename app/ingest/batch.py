@@ -88,7 +88,7 @@ class BatchWriter:
             (held if owner and owner <= bad else kept).append(line)
         quarantine_lines = [line for s in bad for line in raw[s]] + held
         for series in sorted(bad):
-            mine = [c for c in curated if series in owners.get(c.split(" ", 1)[0], ())]
+            mine = [c for c in curated if series in owners.get(c.split(" ", 1)[0], {series})]
             report = validate_curated("".join(mine)).report_text
             result.reports[series] = report
             result.quarantined[series] = len(by_series[series])

@@ -18,6 +18,7 @@ from pathlib import Path
 from app.config import Settings
 from app.dicom.deidentify import Profile
 from app.dicom.sources import Source, iter_sources
+from app.errors import UsageError
 from app.ingest.batch import BatchWriter
 from app.ingest.provenance import run_record
 from app.ingest.secret import resolve_secret
@@ -26,6 +27,7 @@ from app.ingest.worker import FileWorker, Outcome, init_worker, process_in_worke
 from app.namespaces import DataIris
 from app.rdf.mapping import load_mappings
 from app.rdf.raw import InstanceRecord
+from app.rdf.validation import violation_messages
 from app.resources import MAPPINGS
 from app.store import GraphStore, open_store
 
@@ -36,6 +38,8 @@ MAX_BATCH_FACTOR = 8
 
 Progress = Callable[[int], None]
 Problem = Callable[[str, str], None]
+BatchDone = Callable[[int, int], None]
+"""Called after each batch is committed, with its instances and triples."""
 
 
 def _ignore(*_: object) -> None:
@@ -66,9 +70,13 @@ def ingest(
     progress: Progress = _ignore,
     problem: Problem = _ignore,
     total: Callable[[int], None] = _ignore,
+    batch_done: BatchDone = _ignore,
 ) -> IngestSummary:
     """Ingest files, folders and zip archives into the store; return the summary."""
     dataset = dataset or settings.dataset
+    missing = [str(path) for path in inputs if not path.exists()]
+    if missing:
+        raise UsageError(f"no such file or folder: {', '.join(missing)}")
     started = datetime.now(UTC)
     clock = time.perf_counter()
     secret = resolve_secret(settings)
@@ -81,7 +89,7 @@ def ingest(
         store = open_store(settings.store)
         try:
             writer = BatchWriter(store, iris, dataset, mappings)
-            _run(outcomes, writer, settings.batch_size, summary, progress, problem)
+            _run(outcomes, writer, settings.batch_size, summary, progress, problem, batch_done)
             summary.seconds = time.perf_counter() - clock
             method = Profile(settings.deid).method_codes()
             lines = run_record(
@@ -108,23 +116,26 @@ def _run(
     summary: IngestSummary,
     progress: Progress,
     problem: Problem,
+    batch_done: BatchDone,
 ) -> None:
     batch: list[InstanceRecord] = []
-    patients: set[str] = set()
-    studies: set[str] = set()
-    series: set[str] = set()
+    members: dict[str, tuple[str, str]] = {}  # series -> (patient, study)
+    quarantined: set[str] = set()
 
     def flush() -> None:
         if not batch:
             return
         result = writer.write(batch)
         summary.triples_written += result.triples
-        for iri_, count in result.quarantined.items():
+        for series, count in result.quarantined.items():
+            quarantined.add(series)
             summary.quarantined_series += 1
             summary.quarantined_instances += count
             summary.ingested -= count
-            first_line = result.reports[iri_].strip().splitlines()[:3]
-            problem(iri_.strip("<>"), "quarantined: " + " ".join(first_line))
+            reason = "quarantined: " + " ".join(violation_messages(result.reports[series]))
+            summary.problems.append((series.strip("<>"), reason))
+            problem(series.strip("<>"), reason)
+        batch_done(len(batch), result.triples)
         batch.clear()
 
     for outcome in outcomes:
@@ -148,12 +159,13 @@ def _run(
             flush()
         batch.append(record)
         summary.ingested += 1
-        summary.instances += 1
-        patients.add(record.patient)
-        studies.add(record.study)
-        series.add(record.series)
+        members[record.series] = (record.patient, record.study)
     flush()
-    summary.patients, summary.studies, summary.series = len(patients), len(studies), len(series)
+    kept = [pair for series, pair in members.items() if series not in quarantined]
+    summary.instances = summary.ingested
+    summary.series = len(kept)
+    summary.patients = len({patient for patient, _ in kept})
+    summary.studies = len({study for _, study in kept})
 
 
 def open_for_reading(settings: Settings) -> GraphStore:

@@ -104,3 +104,18 @@ def validate_curated(triples_ntriples: str, shapes_path: Path | None = None) -> 
         failing_nodes=failing,
         failing_series=_affected_series(data, failing),
     )
+
+
+def violation_messages(report_text: str) -> list[str]:
+    """Return the distinct messages of the Violations (not Warnings) of a text report."""
+    messages: list[str] = []
+    severity = ""
+    for line in report_text.splitlines():
+        text = line.strip()
+        if text.startswith("Severity:"):
+            severity = text
+        elif text.startswith("Message:") and severity.endswith("Violation"):
+            message = text.removeprefix("Message:").strip()
+            if message not in messages:
+                messages.append(message)
+    return messages

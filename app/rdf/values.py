@@ -39,7 +39,9 @@ def convert_one(vr: str, text: str) -> str | None:
     if vr == "DS":
         if not _DS.match(text):
             return None
-        return literal(text.lstrip("+"), XSD + ("double" if "e" in text.lower() else "decimal"))
+        if "e" in text.lower():  # exact, from the text: Decimal("1.5e1") is 15, no float
+            text = format(Decimal(text), "f")
+        return literal(text.lstrip("+"), XSD + "decimal")
     if vr in INTEGER_VRS:
         return literal(text.lstrip("+"), XSD + "integer") if _IS.match(text) else None
     if vr in ("FL", "FD"):

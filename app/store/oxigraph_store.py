@@ -28,9 +28,15 @@ class _OxigraphStore:
     location: str
 
     def __init__(self, store: ox.Store, location: str, read_only: bool = False) -> None:
-        self._store = store
+        self._handle: ox.Store | None = store
         self.location = location
         self._read_only = read_only
+
+    @property
+    def _store(self) -> ox.Store:
+        if self._handle is None:
+            raise StoreError(f"the store {self.location} is closed")
+        return self._handle
 
     def select(self, query: str) -> list[dict[str, str]]:
         results = self._store.query(query)
@@ -83,14 +89,13 @@ class _OxigraphStore:
 
     def dump(self, out: BinaryIO, fmt: str, graph: str | None = None) -> None:
         rdf_format = _FORMATS[fmt]
+        prefixes = PREFIXES if rdf_format in (ox.RdfFormat.TURTLE, ox.RdfFormat.TRIG) else None
         if graph is None and not rdf_format.supports_datasets:
             # Turtle and N-Triples hold one graph: write the union of all named graphs.
-            query = "CONSTRUCT { ?s ?p ?o } WHERE { GRAPH ?g { ?s ?p ?o } }"
-            results = self._store.query(query)
+            results = self._store.query(sparql(__file__, "union"))
             assert isinstance(results, ox.QueryTriples)
-            results.serialize(out, format=rdf_format)
+            ox.serialize(results, out, rdf_format, prefixes=prefixes)
             return
-        prefixes = PREFIXES if rdf_format in (ox.RdfFormat.TURTLE, ox.RdfFormat.TRIG) else None
         if graph is None:
             self._store.dump(out, format=rdf_format, prefixes=prefixes)
         else:
@@ -108,8 +113,10 @@ class _OxigraphStore:
         return int(rows[0]["n"].split('"')[1])
 
     def close(self) -> None:
-        if not self._read_only:
-            self._store.flush()
+        """Flush, then drop the engine's handle so that RocksDB releases the directory now."""
+        if self._handle is not None and not self._read_only:
+            self._handle.flush()
+        self._handle = None
 
 
 class EmbeddedStore(_OxigraphStore):
