@@ -52,6 +52,14 @@ class Settings:
     batch_size: int = 400
     workers: int = 0
     admin_token: str = ""
+    host: str = "127.0.0.1"
+    port: int = 8000
+    query_timeout: int = 30
+    max_rows: int = 100_000
+    max_request_bytes: int = 1_048_576
+    query_workers: int = 2
+    union_default_graph: bool = True
+    service_allow_list: tuple[str, ...] = ()
     deid: DeidOptions = field(default_factory=DeidOptions)
 
     @property
@@ -67,6 +75,14 @@ SETTINGS: dict[str, str] = {
     "batch_size": "instances per write transaction",
     "workers": "parsing processes (0 = one per core)",
     "admin_token": "bearer token that allows writes over HTTP",
+    "host": "address `fairdicom serve` listens on",
+    "port": "port `fairdicom serve` listens on",
+    "query_timeout": "seconds a SPARQL query may run before it is stopped",
+    "max_rows": "most result rows one SPARQL query returns",
+    "max_request_bytes": "largest HTTP request body accepted",
+    "query_workers": "processes that run SPARQL queries (each can be stopped on timeout)",
+    "union_default_graph": "the default graph is the union of the named graphs",
+    "service_allow_list": "endpoints SERVICE and LOAD may reach (none by default)",
     "deidentification.longitudinal": "dates: modified (shifted per patient), full, or remove",
     "deidentification.clean_descriptors": "keep descriptions after removing identifying words",
     "deidentification.retain_patient_characteristics": "keep age, sex, size, weight",

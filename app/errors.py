@@ -34,5 +34,41 @@ class MappingError(FairdicomError):
     http_status = 500
 
 
+class QuerySyntaxError(FairdicomError):
+    """A SPARQL query or update does not parse; the message is the parser's."""
+
+    http_status = 400
+
+
+class NotAcceptable(FairdicomError):
+    """No result format the client accepts fits this query form."""
+
+    http_status = 406
+
+
+class Unauthorized(FairdicomError):
+    """A write came without the admin bearer token."""
+
+    http_status = 401
+
+
+class Forbidden(FairdicomError):
+    """A write came with a wrong token, or the query uses SERVICE/LOAD off the allow-list."""
+
+    http_status = 403
+
+
+class QueryTimeout(FairdicomError):
+    """A query ran longer than the configured timeout and was stopped."""
+
+    http_status = 503
+
+
+class StoreBusy(FairdicomError):
+    """Another process (an ingest) holds the store's write lock; retry later."""
+
+    http_status = 503
+
+
 class DicomReadError(FairdicomError):
     """One input file could not be read as DICOM."""

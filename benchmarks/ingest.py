@@ -46,7 +46,7 @@ SELECT (COUNT(DISTINCT ?i) AS ?n) WHERE {
 
 def corpus(directory: Path, instances: int) -> list[Path]:
     """Write a synthetic corpus of about ``instances`` files; return the files."""
-    patients = max(2, instances // 110)
+    patients = max(3, instances // 165)  # about 165-195 instances a patient with (30, 60)
     summary = write_corpus(directory, patients, seed=7, instances_per_series=(30, 60))
     return summary.files
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
+from collections.abc import Callable
 from datetime import date, timedelta
 from enum import Enum
 from functools import cache
@@ -92,11 +93,11 @@ class Profile:
         """Return the CID 7050 codes of the profile and the options in force."""
         return [CID_7050["basic"], *(CID_7050[o] for o in self.enabled)]
 
-    def public_action(self, tag: int, known: bool) -> Action:
-        """Return the action for a public attribute (``known``: in the data dictionary)."""
+    def public_action(self, tag: int, known: Callable[[int], bool]) -> Action:
+        """Return the action for a public attribute (``known``: is it in the data dictionary)."""
         action = self._cache.get(tag)
         if action is None:
-            action = self._decide(tag, known)
+            action = self._decide(tag, known(tag))
             self._cache[tag] = action
         return action
 

@@ -11,6 +11,7 @@ import logging
 import struct
 import warnings
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -123,13 +124,18 @@ class _Context:
     profile: Profile
     pseudonyms: Pseudonymizer
     encodings: list[str]
-    identifying: frozenset[str]
+    dataset: Dataset
     shift_days: int
     warnings: list[str]
 
-    @property
+    @cached_property
     def encoding_key(self) -> str:
         return "|".join(self.encodings)
+
+    @cached_property
+    def identifying(self) -> frozenset[str]:
+        """The words to clean from descriptors; read only when a descriptor needs cleaning."""
+        return identifying_words(_identifying_values(self.dataset))
 
 
 def looks_like_dicom(head: bytes) -> bool:
@@ -174,7 +180,14 @@ def read_instance(source: Source, profile: Profile, pseudonyms: Pseudonymizer) -
 
 
 def _text(ds: Dataset, keyword: str) -> str:
-    value = ds.get(keyword)
+    """Return an attribute's text from its raw bytes when it has not been converted yet."""
+    tag = tag_for_keyword(keyword)
+    element = ds.get_item(tag) if tag is not None and tag in ds else None
+    if element is None:
+        return ""
+    value = element.value
+    if isinstance(value, bytes):
+        return value.decode("latin-1").strip("\x00 ")
     return "" if value is None else str(value).strip()
 
 
@@ -218,15 +231,8 @@ def _deidentify(ds: Dataset, profile: Profile, pseudonyms: Pseudonymizer) -> Ins
         if patient_id
         else pseudonyms.patient("study:" + study)
     )
-    phi = _identifying_values(ds)
     context = _Context(
-        patient,
-        profile,
-        pseudonyms,
-        encodings,
-        identifying_words(phi),
-        pseudonyms.date_shift(patient),
-        notes,
+        patient, profile, pseudonyms, encodings, ds, pseudonyms.date_shift(patient), notes
     )
     attrs = _walk(ds, context)
     return InstanceHeader(
@@ -269,19 +275,20 @@ def _walk(ds: Dataset, context: _Context) -> tuple[Attr, ...]:
                 private=True,
             )
         else:
-            action = context.profile.public_action(tag, dictionary_has_tag(tag))
+            action = context.profile.public_action(tag, dictionary_has_tag)
             if action is Action.REMOVE:
                 continue
             value = raw.value
-            if not isinstance(value, bytes) or raw.VR == "SQ":
+            if not isinstance(value, bytes):
                 attr = _convert(ds, raw, tag, dictionary_keyword(tag), action, context)
             else:
-                # A series repeats most values: convert each (tag, VR, bytes) once.
+                # A series repeats most values: convert each (tag, VR, bytes) once. Sequences
+                # and cleaned or shifted values depend on the patient too.
                 key = (
                     tag,
                     raw.VR,
                     value,
-                    context.patient if action in _CONTEXTUAL else "",
+                    context.patient if action in _CONTEXTUAL or raw.VR == "SQ" else "",
                     context.encoding_key,
                 )
                 attr = _CACHE.get(key, _MISSING)

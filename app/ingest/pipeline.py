@@ -80,12 +80,12 @@ def ingest(
     started = datetime.now(UTC)
     clock = time.perf_counter()
     secret = resolve_secret(settings)
-    mappings = load_mappings(MAPPINGS)
     sources = list(iter_sources(inputs))
     total(len(sources))
     summary = IngestSummary()
     iris = DataIris(settings.base_iri)
     with _outcomes(sources, settings, secret) as outcomes:
+        mappings = load_mappings(MAPPINGS)  # checked while the workers start parsing
         store = open_store(settings.store)
         try:
             writer = BatchWriter(store, iris, dataset, mappings)

@@ -40,6 +40,10 @@ class GraphStore(Protocol):
         (graph IRI -> subject terms) and add the given lines (graph IRI -> N-Triples lines)."""
         ...
 
+    def add(self, inserts: Mapping[str, list[str]]) -> None:
+        """In one transaction, add the given lines (graph IRI -> N-Triples lines)."""
+        ...
+
     def dump(self, out: BinaryIO, fmt: str, graph: str | None = None) -> None:
         """Write the store (or one named graph) to ``out`` in an export format."""
         ...

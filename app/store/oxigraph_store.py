@@ -82,6 +82,15 @@ class _OxigraphStore:
         if parts:
             self.update(" ;\n".join(parts))
 
+    def add(self, inserts: Mapping[str, list[str]]) -> None:
+        quads = "".join(
+            f"{line[:-2]} <{graph}> .\n" for graph, lines in inserts.items() for line in lines
+        )
+        try:
+            self._store.load(quads, format=ox.RdfFormat.N_QUADS)
+        except OSError as exc:
+            raise StoreError(f"{self.location}: write failed: {exc}") from exc
+
     def load_lines(self, lines: list[str], graph: str | None = None) -> None:
         """Add N-Triples lines (to a named graph, or to the default graph)."""
         target = ox.NamedNode(graph) if graph else ox.DefaultGraph()
