@@ -294,7 +294,7 @@ def _walk(ds: Dataset, context: _Context) -> tuple[Attr, ...]:
                 attr = _CACHE.get(key, _MISSING)
                 if attr is _MISSING:
                     attr = _convert(ds, raw, tag, dictionary_keyword(tag), action, context)
-                    if len(_CACHE) > 200_000:
+                    if len(_CACHE) > 20_000:
                         _CACHE.clear()
                     _CACHE[key] = attr
         if attr is not None:

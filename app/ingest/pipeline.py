@@ -8,11 +8,14 @@ transaction, then records the run's provenance.
 from __future__ import annotations
 
 import multiprocessing
+import multiprocessing.pool
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from itertools import islice
 from pathlib import Path
 
 from app.config import Settings
@@ -46,12 +49,32 @@ def _ignore(*_: object) -> None:
     return None
 
 
+WINDOW = 1024
+"""Files handed to the workers at a time: two windows are in flight, so memory stays flat
+however large the corpus, and the workers never wait for the next window."""
+
+
+def _windowed(pool: multiprocessing.pool.Pool, sources: Iterable[Source]) -> Iterator[Outcome]:
+    remaining = iter(sources)
+    in_flight: deque[Iterator[Outcome]] = deque()
+    for _ in range(2):
+        window = list(islice(remaining, WINDOW))
+        if window:
+            in_flight.append(pool.imap(process_in_worker, window, chunksize=8))
+    while in_flight:
+        current = in_flight.popleft()
+        window = list(islice(remaining, WINDOW))
+        if window:
+            in_flight.append(pool.imap(process_in_worker, window, chunksize=8))
+        yield from current
+
+
 @contextmanager
 def _outcomes(
-    sources: list[Source], settings: Settings, secret: str
+    sources: Iterable[Source], count: int, settings: Settings, secret: str
 ) -> Iterator[Iterable[Outcome]]:
     args = (settings.base_iri, secret, settings.deid)
-    workers = min(settings.worker_count, max(1, len(sources) // SMALL_RUN))
+    workers = min(settings.worker_count, max(1, count // SMALL_RUN))
     if workers <= 1:
         worker = FileWorker(*args)
         yield (worker(source) for source in sources)
@@ -59,7 +82,7 @@ def _outcomes(
     # Fork before the store is opened: a child that inherits an open store hangs on flush.
     context = multiprocessing.get_context("fork")
     with context.Pool(workers, initializer=init_worker, initargs=args) as pool:
-        yield pool.imap(process_in_worker, sources, chunksize=8)
+        yield _windowed(pool, sources)
 
 
 def ingest(
@@ -80,11 +103,11 @@ def ingest(
     started = datetime.now(UTC)
     clock = time.perf_counter()
     secret = resolve_secret(settings)
-    sources = list(iter_sources(inputs))
-    total(len(sources))
+    count = sum(1 for _ in iter_sources(inputs))  # a cheap first walk, for the progress bar
+    total(count)
     summary = IngestSummary()
     iris = DataIris(settings.base_iri)
-    with _outcomes(sources, settings, secret) as outcomes:
+    with _outcomes(iter_sources(inputs), count, settings, secret) as outcomes:
         mappings = load_mappings(MAPPINGS)  # checked while the workers start parsing
         store = open_store(settings.store)
         try:

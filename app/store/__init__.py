@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from app.errors import StoreError
 from app.store.base import GraphStore
-from app.store.oxigraph_store import EmbeddedStore, MemoryStore
+from app.store.oxigraph_store import EmbeddedStore, MemoryStore, query_form
 
 
 def open_store(location: str, *, read_only: bool = False) -> GraphStore:
@@ -16,4 +16,4 @@ def open_store(location: str, *, read_only: bool = False) -> GraphStore:
     return EmbeddedStore(location, read_only=read_only)
 
 
-__all__ = ["EmbeddedStore", "GraphStore", "MemoryStore", "open_store"]
+__all__ = ["EmbeddedStore", "GraphStore", "MemoryStore", "open_store", "query_form"]

@@ -56,6 +56,10 @@ class GraphStore(Protocol):
         """Return the number of quads (in one graph, or in all)."""
         ...
 
+    def flush(self) -> None:
+        """Write buffered changes to disk."""
+        ...
+
     def close(self) -> None:
         """Flush and release the store."""
         ...

@@ -6,6 +6,7 @@ results are consumed in the thread that ran the query, an update is one transact
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import BinaryIO
@@ -121,6 +122,10 @@ class _OxigraphStore:
         rows = self.select(f"SELECT (COUNT(*) AS ?n) WHERE {{ GRAPH <{graph}> {{ ?s ?p ?o }} }}")
         return int(rows[0]["n"].split('"')[1])
 
+    def flush(self) -> None:
+        """Write what RocksDB holds in memory to disk (keeps memory flat on long ingests)."""
+        self._store.flush()
+
     def close(self) -> None:
         """Flush, then drop the engine's handle so that RocksDB releases the directory now."""
         if self._handle is not None and not self._read_only:
@@ -154,3 +159,26 @@ class MemoryStore(_OxigraphStore):
 
     def __init__(self) -> None:
         super().__init__(ox.Store(), ":memory:")
+
+
+_SYNTAX_ERROR = re.compile(r"error at (\d+):(\d+): (.*)", re.DOTALL)
+
+
+def query_form(text: str) -> str | tuple[int, int, str]:
+    """Return the form of a SPARQL query (SELECT, CONSTRUCT, ASK, DESCRIBE), or
+    (line, column, message) where it does not parse."""
+    try:
+        results = ox.Store().query(text)
+    except SyntaxError as exc:
+        match = _SYNTAX_ERROR.match(str(exc))
+        if match is None:
+            return 1, 1, str(exc)
+        message = " ".join(match[3].split())
+        if len(message) > 160:
+            message = message[:157] + "..."
+        return int(match[1]), int(match[2]), message
+    if isinstance(results, ox.QueryTriples):
+        return "CONSTRUCT" if re.search(r"\bCONSTRUCT\b", text, re.IGNORECASE) else "DESCRIBE"
+    if isinstance(results, ox.QuerySolutions):
+        return "SELECT"
+    return "ASK"
