@@ -17,7 +17,7 @@ from app.dicom.deidentify import (
 DEFAULT = Profile(DeidOptions())
 
 
-def KNOWN(tag: int) -> bool:  # noqa: N802 - reads as a constant in the tables below
+def KNOWN(tag: int) -> bool:
     return True
 
 
