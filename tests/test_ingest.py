@@ -22,6 +22,20 @@ def _ingest(paths: list[Path], store: Path) -> IngestSummary:
     return ingest(paths, load_settings(store=str(store)), "test")
 
 
+def _ingest_reporting(
+    paths: list[Path], store: Path
+) -> tuple[IngestSummary, list[tuple[str, str]]]:
+    """Ingest and return the summary with the (path, reason) problems reported on the way."""
+    problems: list[tuple[str, str]] = []
+    summary = ingest(
+        paths,
+        load_settings(store=str(store)),
+        "test",
+        problem=lambda path, reason: problems.append((path, reason)),
+    )
+    return summary, problems
+
+
 def _files(corpus: Path) -> list[Path]:
     return sorted(p for p in corpus.rglob("*.dcm"))
 
@@ -110,13 +124,7 @@ def test_bad_inputs_are_reported_and_the_rest_goes_in(corpus: Path, tmp_path: Pa
     folder = tmp_path / "inputs"
     shutil.copytree(corpus, folder / "corpus")
     bad = _bad_inputs(corpus, folder / "bad")
-    problems: list[tuple[str, str]] = []
-    summary = ingest(
-        [folder],
-        load_settings(store=str(tmp_path / "store")),
-        "test",
-        problem=lambda path, reason: problems.append((path, reason)),
-    )
+    summary, problems = _ingest_reporting([folder], tmp_path / "store")
     good = len(_files(corpus))
     reported = {path: reason for path, reason in problems}
     assert summary.files_seen == good + len(bad)
@@ -143,13 +151,7 @@ def test_a_shacl_violation_is_quarantined(corpus: Path, tmp_path: Path) -> None:
     ds.SOPInstanceUID = ds.SOPInstanceUID + ".77"
     (tmp_path / "in").mkdir()
     _write(ds, tmp_path / "in" / "odd.dcm")
-    problems: list[tuple[str, str]] = []
-    summary = ingest(
-        [tmp_path / "in"],
-        load_settings(store=str(tmp_path / "store")),
-        "test",
-        problem=lambda path, reason: problems.append((path, reason)),
-    )
+    summary, problems = _ingest_reporting([tmp_path / "in"], tmp_path / "store")
     assert summary.quarantined_series == 1 and summary.quarantined_instances == 1
     assert summary.ingested == 0 and summary.exit_code == 1
     assert "modality" in problems[0][1]
@@ -190,11 +192,5 @@ def test_missing_hierarchy_uids_are_rejected(corpus: Path, tmp_path: Path, missi
     delattr(ds, missing)
     (tmp_path / "in").mkdir()
     _write(ds, tmp_path / "in" / "x.dcm")
-    problems: list[tuple[str, str]] = []
-    summary = ingest(
-        [tmp_path / "in"],
-        load_settings(store=str(tmp_path / "s")),
-        "t",
-        problem=lambda p, r: problems.append((p, r)),
-    )
+    summary, problems = _ingest_reporting([tmp_path / "in"], tmp_path / "s")
     assert summary.rejected == 1 and missing in problems[0][1]
