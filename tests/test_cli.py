@@ -90,3 +90,10 @@ def test_mapping_check(runner: CliRunner, tmp_path: Path) -> None:
     bad = runner.invoke(main, ["mapping", "check", str(broken)])
     assert bad.exit_code == 2
     assert "attributes.sssom.tsv:" in bad.output
+
+
+def test_synth_writes_a_corpus(runner: CliRunner, tmp_path: Path) -> None:
+    result = runner.invoke(main, ["synth", str(tmp_path / "out"), "--patients", "3", "--seed", "2"])
+    assert result.exit_code == 0, result.output
+    files = list((tmp_path / "out").rglob("*.dcm"))
+    assert f"wrote {len(files)} instances (3 patients" in result.output

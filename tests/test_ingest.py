@@ -194,3 +194,16 @@ def test_missing_hierarchy_uids_are_rejected(corpus: Path, tmp_path: Path, missi
     _write(ds, tmp_path / "in" / "x.dcm")
     summary, problems = _ingest_reporting([tmp_path / "in"], tmp_path / "s")
     assert summary.rejected == 1 and missing in problems[0][1]
+
+
+def test_private_attributes_only_when_declared_safe(
+    corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    creator = "https://w3id.org/fairdicom/dicom/private/ACME%201.1#0009xx"
+    _ingest([corpus], tmp_path / "default")
+    assert not any(creator in q for q in dataset_quads(tmp_path / "default"))
+    monkeypatch.setenv("FAIRDICOM_DEID_KEEP_PRIVATE", "ACME 1.1:0009xx02")
+    _ingest([corpus], tmp_path / "kept")
+    kept = [q for q in dataset_quads(tmp_path / "kept") if creator in q]
+    assert kept and all(f"<{creator}02>" in q for q in kept)  # 0009xx01 is not declared safe
+    assert all('"1.25"^^<http://www.w3.org/2001/XMLSchema#decimal>' in q for q in kept)
