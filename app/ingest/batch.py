@@ -25,7 +25,6 @@ class BatchResult:
     """What one batch wrote."""
 
     triples: int = 0
-    series: set[str] = field(default_factory=set)
     quarantined: dict[str, int] = field(default_factory=dict)
     """Quarantined series IRI -> number of its instances in the batch."""
     reports: dict[str, str] = field(default_factory=dict)
@@ -96,7 +95,7 @@ class BatchWriter:
             "".join(c for c in curated if c.split(" ", 1)[0] not in instances)
         )
         bad = {iri(s) for s in verdict.failing_series} & raw.keys()
-        result = BatchResult(series=set(raw))
+        result = BatchResult()
         owners = _owners(by_series)
         held: list[str] = []
         kept: list[str] = []
