@@ -80,11 +80,19 @@ def main(config: Path | None) -> None:
     help="Number of synthetic patients.",
 )
 @click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
-def synth(out: Path, patients: int, seed: int) -> None:
+@click.option(
+    "--instances-per-series",
+    type=(click.IntRange(min=1), click.IntRange(min=1)),
+    metavar="MIN MAX",
+    help="Instances in every series (default: by modality).",
+)
+def synth(
+    out: Path, patients: int, seed: int, instances_per_series: tuple[int, int] | None
+) -> None:
     """Write a synthetic, realistic DICOM corpus (fake PHI included) to OUT."""
     from app.dicom.synth import write_corpus
 
-    summary = write_corpus(out, patients, seed)
+    summary = write_corpus(out, patients, seed, instances_per_series=instances_per_series)
     click.echo(
         f"wrote {summary.instances} instances ({summary.patients} patients, "
         f"{summary.studies} studies, {summary.series} series) to {out}"
@@ -161,17 +169,34 @@ def _slug_ok(slug: str) -> bool:
 
 
 @main.command()
+@click.option("--port", type=click.IntRange(0, 65535), help="Port to serve on (default: 8000).")
+@click.option("--serve/--no-serve", default=True, show_default=True, help="Serve after ingest.")
 @store_option
 @click.pass_context
-def demo(ctx: click.Context, store: str | None) -> None:
-    """Ingest the bundled synthetic sample into the store and say where it is."""
-    settings = _settings(ctx, store=store)
+def demo(ctx: click.Context, port: int | None, serve: bool, store: str | None) -> None:
+    """Ingest the bundled synthetic sample into the store, then serve it over HTTP."""
+    settings = _settings(ctx, store=store, port=port)
     code = run_ingest(settings, [SAMPLE], "sample")
-    click.echo(
-        "next: `fairdicom stats`, `fairdicom export --format turtle`; "
-        "the SPARQL endpoint (`fairdicom serve`) is not built yet."
-    )
-    ctx.exit(code)
+    if not serve:
+        click.echo("next: `fairdicom serve` (SPARQL endpoint), `fairdicom stats`")
+        ctx.exit(code)
+    from app.web.server import serve as run_server
+
+    run_server(settings, click.echo)
+
+
+@main.command("serve")
+@click.option("--host", metavar="HOST", help="Address to listen on (default: 127.0.0.1).")
+@click.option("--port", type=click.IntRange(0, 65535), help="Port to listen on (default: 8000).")
+@store_option
+@click.pass_context
+def serve_command(
+    ctx: click.Context, host: str | None, port: int | None, store: str | None
+) -> None:
+    """Serve the SPARQL endpoint (/sparql) and the graph store (/store) until Ctrl-C."""
+    from app.web.server import serve as run_server
+
+    run_server(_settings(ctx, store=store, host=host, port=port), click.echo)
 
 
 @main.command()

@@ -101,8 +101,8 @@ def store_counts(store: Path) -> dict[str, int]:
         "FILTER(!STRENDS(STR(?g), 'provenance')) }"
     )
     instances = number(
-        "SELECT (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?i a "
-        "<https://w3id.org/fairdicom/ontology#Instance> } "
+        "SELECT (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?i "
+        "<https://w3id.org/fairdicom/ontology#inSeries> ?series } "
         "FILTER(STRENDS(STR(?g), '/raw')) }"
     )
     return {

@@ -74,7 +74,7 @@ def test_export_formats_and_stats(runner: CliRunner, corpus: Path, tmp_path: Pat
 
 
 def test_demo_ingests_the_bundled_sample(runner: CliRunner, tmp_path: Path) -> None:
-    result = runner.invoke(main, ["demo", "--store", str(tmp_path / "demo")])
+    result = runner.invoke(main, ["demo", "--no-serve", "--store", str(tmp_path / "demo")])
     assert result.exit_code == 0, result.output
     files = [p for p in SAMPLE.rglob("*.dcm")]
     assert f"files seen {len(files) + 1}: ingested {len(files)}" in result.output  # + README

@@ -21,7 +21,6 @@ IN_SERIES = iri(FD + "inSeries")
 IN_STUDY = iri(FD + "inStudy")
 OF_PATIENT = iri(FD + "ofPatient")
 ITEM_INDEX = iri(FD + "itemIndex")
-CLASSES = {kind: iri(FD + kind.capitalize()) for kind in ("patient", "study", "series", "instance")}
 SEQUENCE_ITEM = iri(FD + "SequenceItem")
 
 
@@ -124,18 +123,16 @@ def series_triples(records: Iterable[InstanceRecord]) -> list[str]:
             other = record.props.get(key)
             if other != value and (other is None or comparable(other) != comparable(value)):
                 del shared[key]
+    # No rdf:type for the hierarchy here: the curated layer states it, and a query over the
+    # union of the graphs would otherwise see every type twice (Oxigraph does not merge them).
     lines = [
-        triple(first.patient, TYPE, CLASSES["patient"]),
-        triple(first.study, TYPE, CLASSES["study"]),
         triple(first.study, OF_PATIENT, first.patient),
-        triple(first.series, TYPE, CLASSES["series"]),
         triple(first.series, IN_STUDY, first.study),
     ]
     for key, obj in shared.items():
         lines += _lines(first.series, key, obj)
     items: dict[str, list[tuple[str, str]]] = {}
     for record in group:
-        lines.append(triple(record.instance, TYPE, CLASSES["instance"]))
         lines.append(triple(record.instance, IN_SERIES, record.series))
         for key, obj in record.props.items():
             if key not in shared:
