@@ -5,9 +5,6 @@ it runs and after."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import threading
 import time
 import urllib.error
@@ -20,40 +17,17 @@ import pytest
 from app.config import load_settings
 from app.ingest.pipeline import ingest
 from app.resources import SAMPLE
-from tests.conftest import ROOT
+from tests.servers import free_port, running_server
 from tests.test_query_service import HEAVY
-from tests.w3c.conftest import _free_port, _wait_until_listening
 
 
 @pytest.fixture(scope="module")
 def endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     work = tmp_path_factory.mktemp("protect")
     ingest([SAMPLE], load_settings(store=str(work / "store"), secret="s"), "sample")
-    (work / "fairdicom.toml").write_text("")
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FAIRDICOM_")}
-    env.update(
-        PYTHONPATH=str(ROOT),
-        FAIRDICOM_CONFIG=str(work / "fairdicom.toml"),
-        FAIRDICOM_STORE=str(work / "store"),
-        FAIRDICOM_QUERY_TIMEOUT="2",
-        FAIRDICOM_QUERY_WORKERS="2",
-    )
-    log = work / "server.log"
-    with log.open("wb") as out:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "app.cli", "serve", "--port", str(port)],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env=env,
-            cwd=work,
-        )
-    try:
-        _wait_until_listening(server, port, log)
-        yield f"http://127.0.0.1:{port}/sparql"
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+    settings = {"store": str(work / "store"), "query_timeout": "2", "query_workers": "2"}
+    with running_server(work, free_port(), settings) as base:
+        yield base + "sparql"
 
 
 def _ask(url: str) -> float:

@@ -10,13 +10,7 @@ import json
 import os
 import re
 import shutil
-import signal
-import socket
 import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from html.parser import HTMLParser
 from pathlib import Path
@@ -32,6 +26,7 @@ from app.namespaces import PREFIXES
 from app.resources import SAMPLE
 from app.web import create_app
 from tests.conftest import ROOT, SECRET
+from tests.servers import free_port, running_server
 
 EXAMPLES = ROOT / "app" / "web" / "examples"
 ARTIFACTS = ROOT / "tests" / "artifacts"
@@ -237,78 +232,14 @@ def test_results_json_has_the_shape_the_page_reads(client: FlaskClient) -> None:
 # --- in a browser ------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def server_command(store: Path, port: int) -> list[str]:
-    """Return the command that serves the store: ``fairdicom serve``."""
-    return [
-        sys.executable,
-        "-m",
-        "app.cli",
-        "serve",
-        "--port",
-        str(port),
-        "--store",
-        str(store),
-    ]
-
-
-def wait_until_up(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    """Wait until ``url`` answers 200, or fail with the server's output."""
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"the server stopped ({process.returncode}):\n{log.read_text()}")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    return
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            time.sleep(0.2)
-    pytest.fail(f"the server did not answer {url} within 30 s:\n{log.read_text()}")
-
-
 @pytest.fixture(scope="module")
 def server(sample_store: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """Serve the sample store from a real server process on loopback; yield its base URL."""
-    port = free_port()
-    log = tmp_path_factory.mktemp("server") / "server.log"
-    store = shutil.copytree(sample_store, log.with_name("store"))  # the server's own copy
-    config = log.with_name("fairdicom.toml")
-    config.write_text("")
-    env = {name: value for name, value in os.environ.items() if not name.startswith("FAIRDICOM_")}
-    env |= {
-        "PYTHONPATH": str(ROOT),
-        "FAIRDICOM_SECRET": SECRET,
-        "FAIRDICOM_CONFIG": str(config),
-        "FAIRDICOM_HOST": "127.0.0.1",
-        "FAIRDICOM_QUERY_WORKERS": "1",
-    }
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            server_command(store, port),
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_up(f"{base}/query", process, log)
-        yield base
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+    work = tmp_path_factory.mktemp("server")
+    store = shutil.copytree(sample_store, work / "store")  # the server's own copy
+    settings = {"store": str(store), "secret": SECRET, "query_workers": "1"}
+    with running_server(work, free_port(), settings) as base:
+        yield base.rstrip("/")
 
 
 def chromium(url: str, profile: Path, *extra: str) -> str:
