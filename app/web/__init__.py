@@ -1,8 +1,9 @@
 """The web application: the app factory, its one error handler, CORS and gzip.
 
 Blueprints: :mod:`app.web.pages` (``/``, the query page), :mod:`app.web.sparql`
-(``/sparql``, SPARQL 1.1 Protocol and service description) and :mod:`app.web.graph_store`
-(``/store``, Graph Store HTTP Protocol).
+(``/sparql``, SPARQL 1.1 Protocol and service description), :mod:`app.web.graph_store`
+(``/store``, Graph Store HTTP Protocol) and :mod:`app.web.linked_data` (``/id/...``,
+dereferenceable resources, and ``/.well-known/void``).
 """
 
 from __future__ import annotations
