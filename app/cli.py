@@ -133,7 +133,22 @@ def run_ingest(
     for line in summary.lines():
         click.echo(line)
     click.echo(f"store: {settings.store}")
+    _refresh_catalog(settings)
     return summary.exit_code
+
+
+def _refresh_catalog(settings: Settings) -> None:
+    """Bring the DCAT catalogue up to date after an ingest; a problem there is only reported."""
+    from app.catalog.build import refresh_catalog
+
+    try:
+        published = refresh_catalog(settings).published
+    except FairdicomError as exc:
+        click.echo(
+            f"catalogue not refreshed: {exc} (fix it, then run `fairdicom catalog`)", err=True
+        )
+        return
+    click.echo(f"catalogue refreshed: {len(published)} dataset(s) published")
 
 
 @main.command("ingest")
@@ -243,6 +258,33 @@ def validate(ctx: click.Context, store: str | None) -> None:
     for line in lines:
         click.echo(line)
     ctx.exit(0 if ok else 1)
+
+
+@main.command()
+@click.option("--validate", "check", is_flag=True, help="Validate it with the official shapes.")
+@click.option(
+    "--descriptions",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Dataset descriptions (default: data/datasets.toml).",
+)
+@store_option
+@click.pass_context
+def catalog(ctx: click.Context, check: bool, descriptions: Path | None, store: str | None) -> None:
+    """Rebuild the DCAT-AP catalogue graph and the dataset dumps (ingest does it too)."""
+    from app.catalog.build import refresh_catalog
+    from app.catalog.conformance import report, validate_catalog
+    from app.catalog.descriptions import DESCRIPTIONS
+
+    summary = refresh_catalog(_settings(ctx, store=store), descriptions or DESCRIPTIONS)
+    click.echo(f"catalogue: {len(summary.published)} dataset(s), {summary.triples} triples")
+    for slug in summary.undescribed:
+        click.echo(f"not published (no description in the descriptions file): {slug}")
+    for slug in summary.missing:
+        click.echo(f"described but not in the store: {slug}")
+    if check:
+        results = validate_catalog(summary.graph)
+        click.echo(report(results), nl=False)
+        ctx.exit(0 if all(result.conforms for result in results) else 1)
 
 
 @main.group()

@@ -119,3 +119,13 @@ def violation_messages(report_text: str) -> list[str]:
             if message not in messages:
                 messages.append(message)
     return messages
+
+
+def validate_graph(data: Graph, shapes: Graph) -> tuple[bool, Graph, str]:
+    """Validate any graph with any shapes (no inference, SHACL-AF on, warnings allowed);
+    return (conforms, report graph, report text)."""
+    conforms, report, text = validate(
+        data, shacl_graph=shapes, inference="none", allow_warnings=True, advanced=True
+    )
+    assert isinstance(report, Graph)
+    return bool(conforms), report, str(text)

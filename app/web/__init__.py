@@ -20,7 +20,7 @@ from werkzeug.exceptions import HTTPException
 from app.config import Settings, load_settings
 from app.errors import FairdicomError, StoreBusy
 from app.query.service import QueryService
-from app.web import graph_store, linked_data, pages, sparql
+from app.web import catalog, graph_store, linked_data, pages, sparql
 from app.web.protocol import SERVICE_KEY, SETTINGS_KEY
 
 GZIP_MIN_BYTES = 1024
@@ -57,6 +57,7 @@ def create_app(
     app.register_blueprint(sparql.bp)
     app.register_blueprint(graph_store.bp)
     app.register_blueprint(linked_data.bp)
+    app.register_blueprint(catalog.bp)
     app.register_error_handler(FairdicomError, render_error)
     app.register_error_handler(HTTPException, render_error)
     app.after_request(compress)  # after_request hooks run last-registered first

@@ -1,0 +1,213 @@
+"""``/catalog``: the DCAT-AP + HealthDCAT-AP catalogue, Hydra-paged, by content negotiation.
+
+The catalogue graph ``{base}graph/catalog`` is written by ``fairdicom catalog``; this
+blueprint only reads it (one CONSTRUCT, parsed once per store generation). ``/catalog``
+returns one page of datasets (``?page=N&pageSize=M``, default size 100) with the
+``hydra:PartialCollectionView`` harvesters such as piveau and ckanext-dcat follow
+(``hydra:first``, ``hydra:next``, ``hydra:last`` as IRIs, ``hydra:totalItems`` on the
+catalogue). ``/catalog/dataset/<slug>`` is the dataset's landing page (HTML with schema.org
+JSON-LD) or its RDF, and ``.../dump.nq.gz`` its gzip N-Quads dump.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from flask import Blueprint, Response, render_template, request, send_file
+from rdflib import Graph, Literal, Namespace, URIRef
+from rdflib.namespace import DCAT, FOAF, RDF, XSD
+from rdflib.term import Node
+from werkzeug.exceptions import NotFound
+
+from app.catalog.dump import dump_path
+from app.catalog.graph import catalog_graph_iri, catalog_iri
+from app.catalog.landing import catalog_rows, dataset_view, schema_org
+from app.errors import NotAcceptable, UsageError
+from app.namespaces import DataIris
+from app.sparql_files import sparql
+from app.web.protocol import conditional_get, service, settings
+
+bp = Blueprint("catalog", __name__, template_folder="templates")
+
+HYDRA = Namespace("http://www.w3.org/ns/hydra/core#")
+HTML = "text/html"
+RDF_TYPES = {
+    "text/turtle": "turtle",
+    "application/rdf+xml": "xml",
+    "application/ld+json": "json-ld",
+    "application/n-triples": "nt",
+}
+"""RDF media types offered (Turtle first: the default) with their rdflib format."""
+FORMATS = {"ttl": "text/turtle", "turtle": "text/turtle", "rdf": "application/rdf+xml"}
+FORMATS |= {"rdfxml": "application/rdf+xml", "xml": "application/rdf+xml", "html": HTML}
+FORMATS |= {"jsonld": "application/ld+json", "json-ld": "application/ld+json"}
+FORMATS |= {"nt": "application/n-triples", "ntriples": "application/n-triples"}
+DEFAULT_PAGE_SIZE = 100
+MAX_PAGE_SIZE = 1000
+_cache: dict[str, tuple[str, Graph]] = {}
+_cache_lock = threading.Lock()
+
+
+@bp.route("/catalog")
+def catalog() -> Response:
+    """Return one Hydra page of the catalogue in the negotiated format."""
+    media_type = _negotiate()
+    page, size = _int_arg("page", 1, None), _int_arg("pageSize", DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
+    return conditional_get(lambda: _catalog_page(media_type, page, size))
+
+
+@bp.route("/catalog/dataset/<slug>")
+def dataset(slug: str) -> Response:
+    """Return a dataset's landing page (HTML) or its description (RDF)."""
+    media_type = _negotiate()
+    return conditional_get(lambda: _dataset(slug, media_type))
+
+
+@bp.route("/catalog/dataset/<slug>/dump.nq.gz")
+def dump(slug: str) -> Response:
+    """Send the dataset's gzip N-Quads dump written by ``fairdicom catalog``."""
+    graph, iris = _graph(), _iris()
+    path = dump_path(settings().store, slug)
+    if (URIRef(iris.dataset(slug)), RDF.type, DCAT.Dataset) not in graph or not path.is_file():
+        raise NotFound(f"no dump of a dataset {slug!r} in the catalogue")
+    return send_file(Path(path), mimetype="application/gzip", download_name=f"{slug}.nq.gz")
+
+
+def _iris() -> DataIris:
+    return DataIris(settings().base_iri)
+
+
+def _graph() -> Graph:
+    """Return the catalogue graph of the current store generation (parsed once per change)."""
+    generation = service().generation()
+    key = settings().store
+    with _cache_lock:
+        cached = _cache.get(key)
+        if cached and cached[0] == generation:
+            return cached[1]
+    text = sparql(__file__, "catalog_graph").replace("$CATALOG", f"<{catalog_graph_iri(_iris())}>")
+    result = service().query(text, accept=["application/n-triples"])
+    graph = Graph().parse(data=result.body.decode("utf-8"), format="nt")
+    with _cache_lock:
+        _cache[key] = (generation, graph)
+    return graph
+
+
+def _negotiate() -> str:
+    """Return the media type asked for by ``?format=`` or ``Accept`` (Turtle by default)."""
+    offered = [*RDF_TYPES, HTML]
+    fmt = request.args.get("format", "").strip().lower()
+    if fmt:
+        chosen = FORMATS.get(fmt, fmt)
+    elif not request.accept_mimetypes.provided:
+        chosen = offered[0]
+    else:
+        chosen = request.accept_mimetypes.best_match(offered) or ""
+    if chosen not in offered:
+        raise NotAcceptable(f"{fmt or request.headers.get('Accept')}: offer {', '.join(offered)}")
+    return chosen
+
+
+def _int_arg(name: str, default: int, most: int | None) -> int:
+    raw = request.args.get(name)
+    if raw is None:
+        return default
+    if not raw.isdigit() or int(raw) < 1 or (most is not None and int(raw) > most):
+        limit = f" and at most {most}" if most else ""
+        raise UsageError(f"{name} must be a whole number at least 1{limit}, not {raw!r}")
+    return int(raw)
+
+
+def _closure(graph: Graph, start: Node, stop: set[Node], out: Graph) -> None:
+    """Copy the triples of ``start`` and of the nodes it leads to, not entering ``stop``."""
+    todo: list[Node] = [start]
+    seen = {start}
+    while todo:
+        node = todo.pop()
+        for p, o in graph.predicate_objects(node):
+            out.add((node, p, o))
+            if not isinstance(o, Literal) and o not in seen and o not in stop:
+                seen.add(o)
+                todo.append(o)
+
+
+def _respond(graph: Graph, media_type: str) -> Response:
+    graph.bind("hydra", HYDRA)
+    body = graph.serialize(format=RDF_TYPES[media_type])
+    response = Response(body, mimetype=media_type)
+    response.vary.add("Accept")
+    return response
+
+
+def _catalog_page(media_type: str, page: int, size: int) -> Response:
+    graph, iris = _graph(), _iris()
+    cat = URIRef(catalog_iri(iris))
+    if (cat, RDF.type, DCAT.Catalog) not in graph:
+        raise NotFound("the store has no catalogue yet: run `fairdicom catalog`")
+    datasets: list[Node] = sorted(graph.objects(cat, DCAT.dataset), key=str)
+    total = len(datasets)
+    last = max(1, -(-total // size))
+    if page > last:
+        raise NotFound(f"page {page} is past the last page ({last})")
+    chosen = datasets[(page - 1) * size : page * size]
+    records = {r: graph.value(r, FOAF.primaryTopic) for r in graph.objects(cat, DCAT.record)}
+    stop: set[Node] = {cat, *datasets, *records}
+    out = Graph(namespace_manager=graph.namespace_manager)
+    for p, o in graph.predicate_objects(cat):
+        if (p == DCAT.dataset and o not in chosen) or (
+            p == DCAT.record and records.get(o) not in chosen
+        ):
+            continue
+        out.add((cat, p, o))
+        if o not in stop and not isinstance(o, Literal):
+            _closure(graph, o, stop, out)
+    for node in chosen:
+        _closure(graph, node, stop - {node}, out)
+    for record, topic in records.items():
+        if topic in chosen:
+            _closure(graph, record, stop - {record}, out)
+
+    def link(n: int) -> URIRef:
+        return URIRef(f"{cat}?page={n}&pageSize={size}")
+
+    view = link(page)
+    out.add((cat, RDF.type, HYDRA.Collection))
+    out.add((cat, HYDRA.totalItems, Literal(total, datatype=XSD.integer)))
+    out.add((cat, HYDRA.view, view))
+    out.add((view, RDF.type, HYDRA.PartialCollectionView))
+    out.add((view, HYDRA.first, link(1)))
+    out.add((view, HYDRA.last, link(last)))
+    if page < last:
+        out.add((view, HYDRA.next, link(page + 1)))
+    if page > 1:
+        out.add((view, HYDRA.previous, link(page - 1)))
+    if media_type != HTML:
+        return _respond(out, media_type)
+    pages = {"first": 1, "previous": page - 1 if page > 1 else None, "last": last}
+    pages["next"] = page + 1 if page < last else None
+    rows = catalog_rows(graph, [URIRef(str(d)) for d in chosen])
+    page_html = render_template(
+        "catalog/catalog.html", rows=rows, total=total, page=page, size=size, pages=pages
+    )
+    return Response(page_html, mimetype=HTML)
+
+
+def _dataset(slug: str, media_type: str) -> Response:
+    graph, iris = _graph(), _iris()
+    node = URIRef(iris.dataset(slug))
+    if (node, RDF.type, DCAT.Dataset) not in graph:
+        raise NotFound(f"no dataset {slug!r} in the catalogue")
+    if media_type != HTML:
+        cat = URIRef(catalog_iri(iris))
+        out = Graph(namespace_manager=graph.namespace_manager)
+        others = set(graph.subjects(RDF.type, DCAT.Dataset)) - {node}
+        _closure(graph, node, {cat, *others}, out)
+        for record in graph.subjects(FOAF.primaryTopic, node):
+            _closure(graph, record, {cat, node}, out)
+        return _respond(out, media_type)
+    view = dataset_view(graph, node, iris)
+    json_ld = schema_org(view)
+    return Response(
+        render_template("catalog/dataset.html", view=view, json_ld=json_ld), mimetype=HTML
+    )
