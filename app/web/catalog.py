@@ -23,15 +23,14 @@ from werkzeug.exceptions import NotFound
 from app.catalog.dump import dump_path
 from app.catalog.graph import catalog_graph_iri, catalog_iri
 from app.catalog.landing import catalog_rows, dataset_view, schema_org
-from app.errors import NotAcceptable, UsageError
+from app.errors import UsageError
 from app.namespaces import DataIris
 from app.sparql_files import sparql
-from app.web.protocol import conditional_get, service, settings
+from app.web.protocol import HTML, conditional_get, negotiate, service, settings
 
 bp = Blueprint("catalog", __name__, template_folder="templates")
 
 HYDRA = Namespace("http://www.w3.org/ns/hydra/core#")
-HTML = "text/html"
 RDF_TYPES = {
     "text/turtle": "turtle",
     "application/rdf+xml": "xml",
@@ -39,10 +38,6 @@ RDF_TYPES = {
     "application/n-triples": "nt",
 }
 """RDF media types offered (Turtle first: the default) with their rdflib format."""
-FORMATS = {"ttl": "text/turtle", "turtle": "text/turtle", "rdf": "application/rdf+xml"}
-FORMATS |= {"rdfxml": "application/rdf+xml", "xml": "application/rdf+xml", "html": HTML}
-FORMATS |= {"jsonld": "application/ld+json", "json-ld": "application/ld+json"}
-FORMATS |= {"nt": "application/n-triples", "ntriples": "application/n-triples"}
 DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 1000
 _cache: dict[str, tuple[str, Graph]] = {}
@@ -52,7 +47,7 @@ _cache_lock = threading.Lock()
 @bp.route("/catalog")
 def catalog() -> Response:
     """Return one Hydra page of the catalogue in the negotiated format."""
-    media_type = _negotiate()
+    media_type = negotiate([*RDF_TYPES, HTML])
     page, size = _int_arg("page", 1, None), _int_arg("pageSize", DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
     return conditional_get(lambda: _catalog_page(media_type, page, size))
 
@@ -60,7 +55,7 @@ def catalog() -> Response:
 @bp.route("/catalog/dataset/<slug>")
 def dataset(slug: str) -> Response:
     """Return a dataset's landing page (HTML) or its description (RDF)."""
-    media_type = _negotiate()
+    media_type = negotiate([*RDF_TYPES, HTML])
     return conditional_get(lambda: _dataset(slug, media_type))
 
 
@@ -92,21 +87,6 @@ def _graph() -> Graph:
     with _cache_lock:
         _cache[key] = (generation, graph)
     return graph
-
-
-def _negotiate() -> str:
-    """Return the media type asked for by ``?format=`` or ``Accept`` (Turtle by default)."""
-    offered = [*RDF_TYPES, HTML]
-    fmt = request.args.get("format", "").strip().lower()
-    if fmt:
-        chosen = FORMATS.get(fmt, fmt)
-    elif not request.accept_mimetypes.provided:
-        chosen = offered[0]
-    else:
-        chosen = request.accept_mimetypes.best_match(offered) or ""
-    if chosen not in offered:
-        raise NotAcceptable(f"{fmt or request.headers.get('Accept')}: offer {', '.join(offered)}")
-    return chosen
 
 
 def _int_arg(name: str, default: int, most: int | None) -> int:

@@ -17,14 +17,20 @@ from typing import Any
 from flask import Blueprint, Response, render_template, request, url_for
 from werkzeug.exceptions import NotFound
 
-from app.errors import NotAcceptable
 from app.namespaces import PREFIXES
 from app.sparql_files import sparql
-from app.web.protocol import conditional_get, iri_ref, result_response, service, settings
+from app.web.protocol import (
+    HTML,
+    conditional_get,
+    iri_ref,
+    negotiate,
+    result_response,
+    service,
+    settings,
+)
 
 bp = Blueprint("linked_data", __name__, template_folder="templates")
 
-HTML = "text/html"
 RDF_TYPES: dict[str, str] = {
     "text/turtle": "ttl",
     "application/ld+json": "jsonld",
@@ -32,14 +38,6 @@ RDF_TYPES: dict[str, str] = {
     "application/n-triples": "nt",
 }
 """RDF media types offered, the default first, with their ``?format=`` names."""
-FORMATS = {
-    "html": HTML,
-    "turtle": "text/turtle",
-    "json-ld": "application/ld+json",
-    "rdfxml": "application/rdf+xml",
-    "ntriples": "application/n-triples",
-    **{name: media_type for media_type, name in RDF_TYPES.items()},
-}
 
 
 @dataclass(frozen=True)
@@ -55,14 +53,14 @@ class Term:
 def resource(rest: str) -> Response:
     """Describe the resource ``{base_iri}id/{rest}`` in the negotiated format."""
     iri = _base() + "id/" + rest
-    media_type = _negotiate(html=True)
+    media_type = negotiate(["text/turtle", HTML, *list(RDF_TYPES)[1:]])
     return conditional_get(lambda: _describe(iri, media_type))
 
 
 @bp.route("/.well-known/void")
 def void() -> Response:
     """Describe the store as a VoID dataset in the negotiated RDF format."""
-    media_type = _negotiate(html=False)
+    media_type = negotiate(list(RDF_TYPES))
     base = _base()
     text = (
         sparql(__file__, "void")
@@ -76,23 +74,6 @@ def void() -> Response:
 def _base() -> str:
     base = settings().base_iri
     return base if base.endswith("/") else base + "/"
-
-
-def _negotiate(*, html: bool) -> str:
-    """Return the media type asked for by ``?format=`` or ``Accept`` (Turtle by default)."""
-    offered = list(RDF_TYPES)
-    if html:
-        offered.insert(1, HTML)
-    fmt = request.args.get("format")
-    if fmt:
-        chosen = FORMATS.get(fmt.strip().lower(), fmt.strip().lower())
-    elif not request.accept_mimetypes.provided:
-        chosen = offered[0]
-    else:
-        chosen = request.accept_mimetypes.best_match(offered) or ""
-    if chosen not in offered:
-        raise NotAcceptable(f"{fmt or request.headers.get('Accept')}: offer {', '.join(offered)}")
-    return chosen
 
 
 def _describe(iri: str, media_type: str) -> Response:

@@ -13,9 +13,23 @@ from werkzeug.exceptions import UnsupportedMediaType
 from werkzeug.http import parse_options_header
 
 from app.config import Settings
-from app.errors import Forbidden, Unauthorized, UsageError
+from app.errors import Forbidden, NotAcceptable, Unauthorized, UsageError
 from app.query.service import QueryService
 
+HTML = "text/html"
+RDF_FORMAT_NAMES = {
+    "html": HTML,
+    "ttl": "text/turtle",
+    "turtle": "text/turtle",
+    "jsonld": "application/ld+json",
+    "json-ld": "application/ld+json",
+    "rdf": "application/rdf+xml",
+    "rdfxml": "application/rdf+xml",
+    "xml": "application/rdf+xml",
+    "nt": "application/n-triples",
+    "ntriples": "application/n-triples",
+}
+"""Short names ``?format=`` accepts on the pages that serve RDF documents."""
 SETTINGS_KEY = "fairdicom.settings"
 SERVICE_KEY = "fairdicom.query"
 UTF8 = ("utf-8", "utf8", "us-ascii", "ascii")
@@ -116,3 +130,18 @@ def result_response(body: bytes, media_type: str, truncated: bool = False) -> Re
     if truncated:
         response.headers["Fairdicom-Truncated"] = str(settings().max_rows)
     return response
+
+
+def negotiate(offered: list[str]) -> str:
+    """Return the media type of ``offered`` asked for by ``?format=`` or Accept (the first one
+    when the client says nothing); raise NotAcceptable otherwise."""
+    fmt = request.args.get("format", "").strip().lower()
+    if fmt:
+        chosen = RDF_FORMAT_NAMES.get(fmt, fmt)
+    elif not request.accept_mimetypes.provided:
+        chosen = offered[0]
+    else:
+        chosen = request.accept_mimetypes.best_match(offered) or ""
+    if chosen not in offered:
+        raise NotAcceptable(f"{fmt or request.headers.get('Accept')}: offer {', '.join(offered)}")
+    return chosen
