@@ -59,6 +59,7 @@ class Settings:
     max_request_bytes: int = 1_048_576
     query_workers: int = 2
     union_default_graph: bool = True
+    oai_page_size: int = 50
     service_allow_list: tuple[str, ...] = ()
     deid: DeidOptions = field(default_factory=DeidOptions)
 
@@ -82,6 +83,7 @@ SETTINGS: dict[str, str] = {
     "max_request_bytes": "largest HTTP request body accepted",
     "query_workers": "processes that run SPARQL queries (each can be stopped on timeout)",
     "union_default_graph": "the default graph is the union of the named graphs",
+    "oai_page_size": "records in one OAI-PMH list response (then a resumption token)",
     "service_allow_list": "endpoints SERVICE and LOAD may reach (none by default)",
     "deidentification.longitudinal": "dates: modified (shifted per patient), full, or remove",
     "deidentification.clean_descriptors": "keep descriptions after removing identifying words",

@@ -2,8 +2,9 @@
 
 Blueprints: :mod:`app.web.pages` (``/``, the query page), :mod:`app.web.sparql`
 (``/sparql``, SPARQL 1.1 Protocol and service description), :mod:`app.web.graph_store`
-(``/store``, Graph Store HTTP Protocol) and :mod:`app.web.linked_data` (``/id/...``,
-dereferenceable resources, and ``/.well-known/void``).
+(``/store``, Graph Store HTTP Protocol), :mod:`app.web.linked_data` (``/id/...``,
+dereferenceable resources, and ``/.well-known/void``), :mod:`app.web.catalog` (``/catalog``,
+DCAT-AP with Hydra paging) and :mod:`app.web.oai` (``/oai``, OAI-PMH 2.0).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from werkzeug.exceptions import HTTPException
 from app.config import Settings, load_settings
 from app.errors import FairdicomError, StoreBusy
 from app.query.service import QueryService
-from app.web import catalog, graph_store, linked_data, pages, sparql
+from app.web import catalog, graph_store, linked_data, oai, pages, sparql
 from app.web.protocol import SERVICE_KEY, SETTINGS_KEY
 
 GZIP_MIN_BYTES = 1024
@@ -58,6 +59,7 @@ def create_app(
     app.register_blueprint(graph_store.bp)
     app.register_blueprint(linked_data.bp)
     app.register_blueprint(catalog.bp)
+    app.register_blueprint(oai.bp)
     app.register_error_handler(FairdicomError, render_error)
     app.register_error_handler(HTTPException, render_error)
     app.after_request(compress)  # after_request hooks run last-registered first

@@ -62,7 +62,7 @@ def dataset(slug: str) -> Response:
 @bp.route("/catalog/dataset/<slug>/dump.nq.gz")
 def dump(slug: str) -> Response:
     """Send the dataset's gzip N-Quads dump written by ``fairdicom catalog``."""
-    graph, iris = _graph(), _iris()
+    graph, iris = catalog_graph(), _iris()
     path = dump_path(settings().store, slug)
     if (URIRef(iris.dataset(slug)), RDF.type, DCAT.Dataset) not in graph or not path.is_file():
         raise NotFound(f"no dump of a dataset {slug!r} in the catalogue")
@@ -73,7 +73,7 @@ def _iris() -> DataIris:
     return DataIris(settings().base_iri)
 
 
-def _graph() -> Graph:
+def catalog_graph() -> Graph:
     """Return the catalogue graph of the current store generation (parsed once per change)."""
     generation = service().generation()
     key = settings().store
@@ -99,7 +99,7 @@ def _int_arg(name: str, default: int, most: int | None) -> int:
     return int(raw)
 
 
-def _closure(graph: Graph, start: Node, stop: set[Node], out: Graph) -> None:
+def closure(graph: Graph, start: Node, stop: set[Node], out: Graph) -> None:
     """Copy the triples of ``start`` and of the nodes it leads to, not entering ``stop``."""
     todo: list[Node] = [start]
     seen = {start}
@@ -121,7 +121,7 @@ def _respond(graph: Graph, media_type: str) -> Response:
 
 
 def _catalog_page(media_type: str, page: int, size: int) -> Response:
-    graph, iris = _graph(), _iris()
+    graph, iris = catalog_graph(), _iris()
     cat = URIRef(catalog_iri(iris))
     if (cat, RDF.type, DCAT.Catalog) not in graph:
         raise NotFound("the store has no catalogue yet: run `fairdicom catalog`")
@@ -141,12 +141,12 @@ def _catalog_page(media_type: str, page: int, size: int) -> Response:
             continue
         out.add((cat, p, o))
         if o not in stop and not isinstance(o, Literal):
-            _closure(graph, o, stop, out)
+            closure(graph, o, stop, out)
     for node in chosen:
-        _closure(graph, node, stop - {node}, out)
+        closure(graph, node, stop - {node}, out)
     for record, topic in records.items():
         if topic in chosen:
-            _closure(graph, record, stop - {record}, out)
+            closure(graph, record, stop - {record}, out)
 
     def link(n: int) -> URIRef:
         return URIRef(f"{cat}?page={n}&pageSize={size}")
@@ -174,7 +174,7 @@ def _catalog_page(media_type: str, page: int, size: int) -> Response:
 
 
 def _dataset(slug: str, media_type: str) -> Response:
-    graph, iris = _graph(), _iris()
+    graph, iris = catalog_graph(), _iris()
     node = URIRef(iris.dataset(slug))
     if (node, RDF.type, DCAT.Dataset) not in graph:
         raise NotFound(f"no dataset {slug!r} in the catalogue")
@@ -182,9 +182,9 @@ def _dataset(slug: str, media_type: str) -> Response:
         cat = URIRef(catalog_iri(iris))
         out = Graph(namespace_manager=graph.namespace_manager)
         others = set(graph.subjects(RDF.type, DCAT.Dataset)) - {node}
-        _closure(graph, node, {cat, *others}, out)
+        closure(graph, node, {cat, *others}, out)
         for record in graph.subjects(FOAF.primaryTopic, node):
-            _closure(graph, record, {cat, node}, out)
+            closure(graph, record, {cat, node}, out)
         return _respond(out, media_type)
     view = dataset_view(graph, node, iris)
     json_ld = schema_org(view)
