@@ -9,6 +9,7 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
+import pydicom
 import pytest
 import rdflib
 from flask import Flask
@@ -102,8 +103,11 @@ def test_the_pathless_property_is_hoisted() -> None:
 def test_figures_come_from_the_store(built: tuple[Path, CatalogSummary]) -> None:
     graph = built[1].graph
     dataset = rdflib.URIRef(BASE + "id/dataset/sample")
-    assert int(graph.value(dataset, HEALTH.numberOfUniqueIndividuals)) == 6
-    assert int(graph.value(dataset, HEALTH.numberOfRecords)) == 14
+    headers = [pydicom.dcmread(f, stop_before_pixels=True) for f in SAMPLE.rglob("*.dcm")]
+    patients = {str(h.PatientID) for h in headers}
+    studies = {str(h.StudyInstanceUID) for h in headers}
+    assert int(graph.value(dataset, HEALTH.numberOfUniqueIndividuals)) == len(patients) == 6
+    assert int(graph.value(dataset, HEALTH.numberOfRecords)) == len(studies) == 12
     keywords = {str(k) for k in graph.objects(dataset, DCAT.keyword)}
     assert {"Computed Tomography", "DICOM"} <= keywords
     dump = built[0] / "dumps" / "sample.nq.gz"

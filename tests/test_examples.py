@@ -26,10 +26,6 @@ from tests.conftest import ROOT, SECRET
 
 EXAMPLES = ROOT / "app" / "web" / "examples"
 EXAMPLE_FILES = sorted(EXAMPLES.glob("*.rq"))
-EMPTY_ON_SAMPLE = {
-    "chest-ct-thin-slice": "the bundled sample has no chest CT; the test corpus (seed 11) has",
-}
-"""Examples that find nothing in the bundled sample, run on the synthetic test corpus instead."""
 CHEST = ("CHEST", "CHESTABDOMEN", "CHESTABDPELVIS")
 FEMALE, MALE = SCT + "248152002", SCT + "248153007"
 
@@ -172,9 +168,8 @@ def test_example_is_documented(path: Path) -> None:
 
 @pytest.mark.parametrize("path", EXAMPLE_FILES, ids=lambda p: p.stem)
 def test_example_returns_rows(path: Path, request: pytest.FixtureRequest) -> None:
-    corpus: Corpus = request.getfixturevalue(
-        "synthetic" if path.stem in EMPTY_ON_SAMPLE else "sample"
-    )
+    """Every example finds something in the bundled sample (what `fairdicom demo` serves)."""
+    corpus: Corpus = request.getfixturevalue("sample")
     assert run(corpus, path.stem), f"{path.name} returned no rows"
 
 
@@ -183,7 +178,7 @@ def test_series_by_modality_and_body_part(sample: Corpus) -> None:
     for row in run(sample, "modality-bodypart"):
         per_modality[row["modality"].removeprefix(DCM)] += int(row["seriesCount"])
     assert per_modality == Counter(s.modality for s in sample.series.values())
-    assert per_modality["CT"] == 8
+    assert per_modality["CT"] == 7
 
 
 @pytest.mark.parametrize("name", ["sample", "synthetic"])
@@ -198,7 +193,7 @@ def test_thin_slice_chest_ct(name: str, request: pytest.FixtureRequest) -> None:
         and s.thickness is not None
         and s.thickness < 2
     ]
-    assert len({row["series"] for row in rows}) == len(expected)
+    assert len({row["series"] for row in rows}) == len(expected) > 0
     assert all(Decimal(row["thickness"]) < 2 for row in rows)
 
 
@@ -212,8 +207,8 @@ def test_patients_by_age_band_and_sex(sample: Corpus) -> None:
     rows = run(sample, "patients-age-sex")
     assert {(r["ageBand"], r["sexLabel"]): int(r["patients"]) for r in rows} == expected
     females = sum(int(r["patients"]) for r in rows if r.get("sex") == FEMALE)
-    assert females == sum(sex == "F" for sex, _ in sample.patients.values()) == 5
-    assert sum(int(r["patients"]) for r in rows if r.get("sex") == MALE) == 1
+    assert females == sum(sex == "F" for sex, _ in sample.patients.values()) == 3
+    assert sum(int(r["patients"]) for r in rows if r.get("sex") == MALE) == 3
 
 
 def test_manufacturers_and_models(sample: Corpus) -> None:
@@ -228,7 +223,7 @@ def test_manufacturers_and_models(sample: Corpus) -> None:
 
 def test_studies_per_year(sample: Corpus) -> None:
     rows = run(sample, "studies-per-year")
-    assert sum(int(r["studies"]) for r in rows) == sample.studies == 14
+    assert sum(int(r["studies"]) for r in rows) == sample.studies == 12
 
 
 def test_mr_sequences(sample: Corpus) -> None:
@@ -254,8 +249,9 @@ def test_pet_radiopharmaceuticals(sample: Corpus) -> None:
     (row,) = run(sample, "pet-radiopharmaceuticals")
     pet = [s for s in sample.series.values() if s.modality == "PT"]
     doses = [dose for s in pet for dose in s.doses]
-    assert int(row["seriesCount"]) == len(pet) == 4
-    assert Decimal(row["meanDoseMBq"]) == sum(doses) / len(doses) / 1_000_000
+    assert int(row["seriesCount"]) == len(pet) == 3
+    # The engine divides with its own decimal precision (18 places): compare to 1e-9 MBq.
+    assert abs(Decimal(row["meanDoseMBq"]) - sum(doses) / len(doses) / 1_000_000) < Decimal("1e-9")
     assert row["code"] == SCT + "35321007"
 
 
@@ -264,7 +260,7 @@ def test_series_of_an_anatomic_region(sample: Corpus) -> None:
     expected = [
         s for s in sample.series.values() if "818981001" in s.regions or s.body_part == "ABDOMEN"
     ]
-    assert len({r["series"] for r in rows}) == len(expected) == 7
+    assert len({r["series"] for r in rows}) == len(expected) == 4
 
 
 def test_ingest_provenance(sample: Corpus) -> None:
