@@ -22,6 +22,7 @@ from rdflib.namespace import OWL, RDF, RDFS
 
 from app.namespaces import DCMTAG, FD, SCT, SKOS
 from app.rdf.sssom import SssomTable, expand, fail, read_table
+from app.rdf.terms import literal
 from app.store import query_form
 
 __all__ = ["VALUE", "AttributeMapping", "MappingQuery", "MappingSet", "load_mappings"]
@@ -205,12 +206,6 @@ def _check_rule(path: Path, text: str, terms: set[str] | None, keywords: set[str
             fail(path, line, f"<{iri}> is not declared in {where}")
 
 
-def _literal(text: str) -> str:
-    """Return a SPARQL string literal for ``text``."""
-    escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-    return '"' + escaped.replace("\r", "\\r").replace("\t", "\\t") + '"'
-
-
 def _compile(template: str, rows: dict[str, list[str]]) -> str:
     """Fill the per-level VALUES blocks of a query template in app/rdf/queries/."""
     text = (TEMPLATES / template).read_text(encoding="utf-8")
@@ -319,7 +314,7 @@ def _values(
                 f"{earlier[0].name} line {earlier[1]}",
             )
         seen[subject] = (path, line, concept)
-        value = _literal(unquote(raw))
+        value = literal(unquote(raw))
         rows.setdefault(mapping.level, []).append(
             f"(<{mapping.attribute}> <{mapping.property}> {value} <{concept}>)"
         )

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from app.namespaces import XSD
 
-_ESCAPES = str.maketrans({"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\x1f": "\\u001F"})
+_ESCAPES = str.maketrans(
+    {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t", "\x1f": "\\u001F"}
+)
 OBJECT_SEPARATOR = "\x1f"
 """Joins several objects of one predicate (sequence items); never inside a written term."""
 

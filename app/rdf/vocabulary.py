@@ -16,6 +16,7 @@ from pathlib import Path
 
 from app.dicom.dictionary import DictionaryEntry, dictionary_entries, dictionary_version
 from app.namespaces import DCMTAG, DCT, FD, OWL, RDF, RDFS, SKOS
+from app.rdf.terms import literal
 
 __all__ = [
     "DEFAULT_OUTPUT",
@@ -57,18 +58,6 @@ _LICENSE_NOTE = (
 )
 
 
-def _literal(text: str) -> str:
-    """Return ``text`` as a double-quoted Turtle string literal."""
-    escaped = (
-        text.replace("\\", "\\\\")
-        .replace('"', '\\"')
-        .replace("\n", "\\n")
-        .replace("\r", "\\r")
-        .replace("\t", "\\t")
-    )
-    return f'"{escaped}"'
-
-
 def _subject(keyword: str) -> str:
     """Return the Turtle term of the property named by ``keyword``."""
     if _LOCAL_NAME.fullmatch(keyword):
@@ -87,9 +76,9 @@ def _property_block(entry: DictionaryEntry) -> str:
     last = " ; owl:deprecated true ." if entry.retired else " ."
     return (
         f"{_subject(entry.keyword)} a rdf:Property, {kind} ;\n"
-        f"    rdfs:label {_literal(entry.name)}@en ; skos:notation {_literal(entry.notation)} ;\n"
-        f"    fd:tag {_literal(entry.tag_hex)} ; fd:vr {_literal(entry.vr)} ;"
-        f" fd:vm {_literal(entry.vm)} ; rdfs:isDefinedBy fairdicom:dicom{last}\n"
+        f"    rdfs:label {literal(entry.name)}@en ; skos:notation {literal(entry.notation)} ;\n"
+        f"    fd:tag {literal(entry.tag_hex)} ; fd:vr {literal(entry.vr)} ;"
+        f" fd:vm {literal(entry.vm)} ; rdfs:isDefinedBy fairdicom:dicom{last}\n"
     )
 
 
@@ -108,7 +97,7 @@ def _header(version: str, count: int) -> str:
         "fairdicom:dicom a owl:Ontology ;",
         '    dct:title "fairdicom DICOM attribute vocabulary"@en ;',
         "    dct:description "
-        + _literal(
+        + literal(
             f"{count} properties, one per keyword of the DICOM data dictionary, named "
             "dcmtag:<Keyword>. Values follow the fairdicom RDF model: literals by VR "
             "(see the vr: datatypes of the core ontology), sequences (VR SQ) as object "
@@ -117,12 +106,12 @@ def _header(version: str, count: int) -> str:
         )
         + "@en ;",
         "    dct:source "
-        + _literal(f"DICOM PS3.6 data dictionary as distributed with pydicom {version}")
+        + literal(f"DICOM PS3.6 data dictionary as distributed with pydicom {version}")
         + " ;",
-        f"    dct:license {_literal(_LICENSE_NOTE)}@en ;",
+        f"    dct:license {literal(_LICENSE_NOTE)}@en ;",
         "    rdfs:seeAlso <https://dicom.nema.org/medical/dicom/current/output/html/part06.html> ,",
         "        <https://w3id.org/fairdicom/ontology> ;",
-        f"    owl:versionInfo {_literal(version)} .",
+        f"    owl:versionInfo {literal(version)} .",
         "",
     ]
     return "\n".join(lines) + "\n"
