@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import sys
+import traceback
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -15,7 +16,7 @@ from typing import Any, TypeVar
 import click
 from tqdm import tqdm
 
-from app import __version__
+from app import __version__, media_types
 from app.config import Settings, load_settings
 from app.errors import FairdicomError
 from app.resources import MAPPINGS, SAMPLE
@@ -118,6 +119,10 @@ def run_ingest(
         if verbose:
             bar.write(f"batch committed: {instances} instances, {triples} triples", file=sys.stderr)
 
+    def skipped(path: str, reason: str) -> None:
+        if verbose:
+            bar.write(f"{path}: skipped: {reason}", file=sys.stderr)
+
     try:
         summary = ingest(
             paths,
@@ -127,7 +132,12 @@ def run_ingest(
             problem=problem,
             total=total,
             batch_done=batch_done,
+            skipped=skipped,
         )
+    except FairdicomError:
+        raise
+    except Exception as exc:  # a traceback could quote DICOM values: say where, not what
+        raise FairdicomError(_internal_error(exc)) from None
     finally:
         bar.close()
     for line in summary.lines():
@@ -135,6 +145,16 @@ def run_ingest(
     click.echo(f"store: {settings.store}")
     _refresh_catalog(settings)
     return summary.exit_code
+
+
+def _internal_error(exc: Exception) -> str:
+    """Describe an unexpected error by its type and place in the code, never its message."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = f" at {Path(frames[-1].filename).name}:{frames[-1].lineno}" if frames else ""
+    return (
+        f"internal error {type(exc).__name__}{where} (its message is not shown: it may quote "
+        "DICOM values); the store keeps every batch written so far"
+    )
 
 
 def _refresh_catalog(settings: Settings) -> None:
@@ -218,9 +238,13 @@ def serve_command(
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["nquads", "trig", "turtle", "ntriples"]),
-    default="nquads",
+    type=click.Choice(
+        list(dict.fromkeys(n for f in media_types.RDF for n in (f.name, *f.names))),
+        case_sensitive=False,
+    ),
+    default=media_types.NQUADS.name,
     show_default=True,
+    help="An RDF format (the names ?format= takes); one-graph formats write the union.",
 )
 @click.option("--graph", metavar="IRI", help="Export one named graph only.")
 @store_option
@@ -229,9 +253,11 @@ def export(ctx: click.Context, fmt: str, graph: str | None, store: str | None) -
     """Write the store (or one graph) to standard output."""
     from app.ingest.pipeline import open_for_reading
 
+    chosen = media_types.find(fmt, media_types.RDF)
+    assert chosen is not None  # click checked the choice
     handle = open_for_reading(_settings(ctx, store=store))
     try:
-        handle.dump(sys.stdout.buffer, fmt, graph)
+        handle.dump(sys.stdout.buffer, chosen.name, graph)
     finally:
         handle.close()
 
@@ -299,9 +325,10 @@ def mapping() -> None:
 def mapping_check(directory: Path | None) -> None:
     """Check every mapping file; errors name file, line and problem."""
     from app.rdf.mapping import load_mappings
+    from app.store import query_form
 
     try:
-        mappings = load_mappings(directory or MAPPINGS)
+        mappings = load_mappings(directory or MAPPINGS, query_form)
     except FairdicomError as exc:
         raise CliError(str(exc)) from None
     click.echo(
@@ -314,9 +341,12 @@ def mapping_check(directory: Path | None) -> None:
 @click.option("--output", type=click.Path(path_type=Path), help="Where to write the vocabulary.")
 def vocabulary(output: Path | None) -> None:
     """Regenerate ontologies/dicom-tags.ttl from pydicom's data dictionary."""
-    from app.rdf.vocabulary import main as write
+    from app.dicom.dictionary import dictionary_entries, dictionary_version
+    from app.rdf.vocabulary import DEFAULT_OUTPUT, write_tag_vocabulary
 
-    write(["--output", str(output)] if output else [])
+    out = output or DEFAULT_OUTPUT
+    count = write_tag_vocabulary(dictionary_entries(), out, dictionary_version())
+    click.echo(f"wrote {count} properties to {out}", err=True)
 
 
 if __name__ == "__main__":

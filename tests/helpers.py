@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import io
+import os
 from pathlib import Path
 
+import pytest
+
+from app.config import load_settings
+from app.ingest.pipeline import ingest
 from app.store import EmbeddedStore
 
 
@@ -23,3 +28,15 @@ def dataset_quads(store: Path) -> set[str]:
     """Return the N-Quads lines of every graph but provenance (which differs run to run)."""
     lines = export_text(store).splitlines()
     return {line for line in lines if not line.rstrip(" .").endswith("/graph/provenance>")}
+
+
+def ingest_isolated(folder: Path, store: Path, dataset: str, secret: str) -> None:
+    """Ingest a folder into a new store, away from the user's settings (for module fixtures,
+    which cannot use the function-scoped environment fixture)."""
+    with pytest.MonkeyPatch.context() as env:
+        for name in [name for name in os.environ if name.startswith("FAIRDICOM_")]:
+            env.delenv(name)
+        empty = store.parent / "empty-fairdicom.toml"
+        empty.write_text("")
+        env.setenv("FAIRDICOM_CONFIG", str(empty))
+        ingest([folder], load_settings(store=str(store), secret=secret, workers=1), dataset)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from app.cli import main
@@ -45,6 +46,20 @@ def test_store_in_use_is_exit_2_with_advice(
         holder.close()
     assert result.exit_code == 2
     assert "open in another fairdicom process" in result.output
+
+
+def test_an_unexpected_ingest_error_is_exit_2_without_its_message(
+    runner: CliRunner, corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*_: object) -> None:
+        raise RuntimeError("PatientName DOE^JANE 19580217")  # a message that quotes values
+
+    monkeypatch.setattr("app.ingest.pipeline.load_mappings", broken)
+    result = runner.invoke(main, ["ingest", str(corpus), "--store", str(tmp_path / "s")])
+    assert result.exit_code == 2
+    assert "internal error RuntimeError at " in result.output
+    assert "DOE" not in result.output and "19580217" not in result.output
+    assert "Traceback" not in result.output
 
 
 def test_bad_config_names_the_key(runner: CliRunner, tmp_path: Path) -> None:

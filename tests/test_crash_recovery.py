@@ -3,16 +3,23 @@ re-run completes with the same content as an uninterrupted run."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import sys
-import time
+import threading
 from pathlib import Path
 
 from app.store import EmbeddedStore
 from tests.conftest import ROOT, run_cli
 from tests.helpers import dataset_quads
+from tests.servers import group_gone, wait_until
+
+
+def _kill_group(pgid: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pgid, signal.SIGKILL)
 
 
 def test_sigkill_mid_ingest_then_rerun_completes(corpus: Path, tmp_path: Path) -> None:
@@ -26,19 +33,25 @@ def test_sigkill_mid_ingest_then_rerun_completes(corpus: Path, tmp_path: Path) -
         env=env,
         start_new_session=True,
     )
+    # Events, not time: the third "batch committed" line, then the whole process group gone.
+    # The watchdog only ends a run that never gets there (its stderr then ends too).
+    watchdog = threading.Timer(300, _kill_group, (child.pid,))
+    watchdog.start()
     committed = 0
-    deadline = time.monotonic() + 120
     assert child.stderr is not None
-    while committed < 3 and time.monotonic() < deadline:
-        line = child.stderr.readline()
-        if not line:
-            break
-        committed += line.startswith("batch committed")
-    assert committed == 3, "the ingest ended before it could be killed mid-way"
-    os.killpg(child.pid, signal.SIGKILL)  # the command and its parsing workers
-    child.wait(timeout=30)
+    try:
+        for line in child.stderr:
+            committed += line.startswith("batch committed")
+            if committed == 3:
+                break
+        assert committed == 3, "the ingest ended before it could be killed mid-way"
+        os.killpg(child.pid, signal.SIGKILL)  # the command and its parsing workers
+    finally:
+        watchdog.cancel()
+    child.wait(timeout=60)
     child.stderr.close()
     assert child.returncode == -signal.SIGKILL
+    wait_until(lambda: group_gone(child.pid), "the killed ingest's workers are gone")
 
     opened = EmbeddedStore(str(store))  # opens (RocksDB recovers its log)
     partial = opened.quad_count()

@@ -6,7 +6,6 @@ here independently with pydicom.
 
 from __future__ import annotations
 
-import os
 import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass
@@ -18,11 +17,10 @@ import pydicom
 import pyoxigraph
 import pytest
 
-from app.config import load_settings
-from app.ingest.pipeline import ingest
 from app.namespaces import DCM, PREFIXES, SCT
 from app.resources import SAMPLE
 from tests.conftest import ROOT, SECRET
+from tests.helpers import ingest_isolated
 
 EXAMPLES = ROOT / "app" / "web" / "examples"
 EXAMPLE_FILES = sorted(EXAMPLES.glob("*.rq"))
@@ -106,11 +104,7 @@ def _series(ds: pydicom.Dataset, instances: int) -> Series:
 
 def _ingested(folder: Path, store: Path) -> Corpus:
     """Ingest ``folder`` into a new store (away from the user's settings) and read its files."""
-    with pytest.MonkeyPatch.context() as env:
-        for name in [name for name in os.environ if name.startswith("FAIRDICOM_")]:
-            env.delenv(name)
-        env.setenv("FAIRDICOM_CONFIG", str(store.parent / "none.toml"))
-        ingest([folder], load_settings(store=str(store), secret=SECRET, workers=1), "sample")
+    ingest_isolated(folder, store, "sample", SECRET)
     return Corpus(store, *_read(folder))
 
 

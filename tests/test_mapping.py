@@ -13,6 +13,7 @@ from rdflib.plugins.sparql.parser import parseQuery
 
 from app.errors import MappingError
 from app.rdf.mapping import MappingSet, load_mappings
+from app.store import query_form
 
 ROOT = Path(__file__).resolve().parents[1]
 MAPPINGS = ROOT / "ontologies" / "mappings"
@@ -47,7 +48,7 @@ def canonical(path: Path) -> rdflib.Graph:
 
 @pytest.fixture(scope="module")
 def mappings() -> MappingSet:
-    return load_mappings(MAPPINGS)
+    return load_mappings(MAPPINGS, query_form)
 
 
 def one_series(body: str, base: str = "http://localhost:8000/") -> str:
@@ -97,11 +98,11 @@ def test_mapping_set_shape(mappings: MappingSet) -> None:
 def test_version_changes_with_content(tmp_path: Path, mappings: MappingSet) -> None:
     copy = tmp_path / "mappings"
     shutil.copytree(MAPPINGS, copy)
-    same = load_mappings(copy, ONTOLOGY, VOCABULARY)
+    same = load_mappings(copy, query_form, ONTOLOGY, VOCABULARY)
     assert same.version == mappings.version
     sex = copy / "sex.sssom.tsv"
     sex.write_text(sex.read_text(encoding="utf-8").replace("\tOther\t", "\tOther sex\t"))
-    assert load_mappings(copy, ONTOLOGY, VOCABULARY).version != mappings.version
+    assert load_mappings(copy, query_form, ONTOLOGY, VOCABULARY).version != mappings.version
 
 
 @pytest.mark.parametrize(
@@ -303,7 +304,7 @@ def test_broken_mapping_file(
     if marker is not None:
         line = next(i for i, ln in enumerate(text.splitlines(), 1) if marker in ln)
     with pytest.raises(MappingError) as caught:
-        load_mappings(copy, ONTOLOGY, VOCABULARY)
+        load_mappings(copy, query_form, ONTOLOGY, VOCABULARY)
     message = str(caught.value)
     assert message.startswith(f"{broken}:{line}: "), message
     assert problem in message, message
@@ -311,7 +312,7 @@ def test_broken_mapping_file(
 
 def test_missing_attribute_table(tmp_path: Path) -> None:
     with pytest.raises(MappingError, match=r"attributes\.sssom\.tsv:1: the attribute table"):
-        load_mappings(tmp_path, ONTOLOGY, VOCABULARY)
+        load_mappings(tmp_path, query_form, ONTOLOGY, VOCABULARY)
 
 
 def test_value_table_of_an_unmapped_attribute(tmp_path: Path) -> None:
@@ -321,7 +322,7 @@ def test_value_table_of_an_unmapped_attribute(tmp_path: Path) -> None:
     text = table.read_text(encoding="utf-8")
     table.write_text(text.replace("dcmtag:PatientSex\t", "dcmtag:PatientAge\t"))
     with pytest.raises(MappingError, match=r"sex\.sssom\.tsv:\d+: dcmtag:PatientSex has no used"):
-        load_mappings(copy, ONTOLOGY, VOCABULARY)
+        load_mappings(copy, query_form, ONTOLOGY, VOCABULARY)
 
 
 def test_rule_with_undeclared_prefix(tmp_path: Path) -> None:
@@ -329,7 +330,7 @@ def test_rule_with_undeclared_prefix(tmp_path: Path) -> None:
     shutil.copytree(MAPPINGS, copy)
     (copy / "rules" / "bad.rq").write_text("CONSTRUCT { ?s ?p ?o }\nWHERE { ?s dcmtag:Rows ?o }\n")
     with pytest.raises(MappingError, match=r"bad\.rq:2: unknown prefix 'dcmtag'"):
-        load_mappings(copy, ONTOLOGY, VOCABULARY)
+        load_mappings(copy, query_form, ONTOLOGY, VOCABULARY)
 
 
 def test_without_vocabulary_keywords_are_only_checked_for_form(tmp_path: Path) -> None:
@@ -337,7 +338,7 @@ def test_without_vocabulary_keywords_are_only_checked_for_form(tmp_path: Path) -
     shutil.copytree(MAPPINGS, copy)
     rule = "PREFIX dcmtag: <https://w3id.org/fairdicom/dicom#>\nCONSTRUCT { ?s ?p ?o }\n"
     (copy / "rules" / "bad.rq").write_text(rule + "WHERE { ?s dcmtag:NotInTheDictionary ?o }")
-    load_mappings(copy, tmp_path / "none.ttl", tmp_path / "none.ttl")
+    load_mappings(copy, query_form, tmp_path / "none.ttl", tmp_path / "none.ttl")
     (copy / "rules" / "bad.rq").write_text(rule + "WHERE {\n ?s dcmtag:Not-a-keyword ?o }")
     with pytest.raises(MappingError, match=r"bad\.rq:4: .* not declared in the DICOM data"):
-        load_mappings(copy, tmp_path / "none.ttl", tmp_path / "none.ttl")
+        load_mappings(copy, query_form, tmp_path / "none.ttl", tmp_path / "none.ttl")

@@ -8,7 +8,7 @@ from app.config import load_settings
 from app.ingest.pipeline import ingest
 from app.rdf.mapping import load_mappings
 from app.resources import MAPPINGS
-from app.store import EmbeddedStore
+from app.store import EmbeddedStore, query_form
 
 QUERY = """
 PREFIX prov: <http://www.w3.org/ns/prov#>
@@ -35,7 +35,7 @@ def test_each_run_is_recorded(corpus: Path, tmp_path: Path) -> None:
     finally:
         store.close()
     assert len(rows) == 2
-    version = load_mappings(MAPPINGS).version
+    version = load_mappings(MAPPINGS, query_form).version
     for row in rows:
         assert row["seen"].startswith(f'"{first.files_seen}"')
         assert row["ingested"].startswith(f'"{first.ingested}"')

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import html
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -21,11 +20,11 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from app.config import load_settings
-from app.ingest.pipeline import ingest
 from app.namespaces import PREFIXES
 from app.resources import SAMPLE
 from app.web import create_app
 from tests.conftest import ROOT, SECRET
+from tests.helpers import ingest_isolated
 from tests.servers import free_port, running_server
 
 EXAMPLES = ROOT / "app" / "web" / "examples"
@@ -58,11 +57,7 @@ def example_titles() -> list[str]:
 def sample_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A store with the bundled sample ingested (dataset ``sample``)."""
     store = tmp_path_factory.mktemp("query-page") / "store"
-    with pytest.MonkeyPatch.context() as env:
-        for name in [name for name in os.environ if name.startswith("FAIRDICOM_")]:
-            env.delenv(name)
-        env.setenv("FAIRDICOM_CONFIG", str(store.parent / "none.toml"))
-        ingest([SAMPLE], load_settings(store=str(store), secret=SECRET, workers=1), "sample")
+    ingest_isolated(SAMPLE, store, "sample", SECRET)
     return store
 
 

@@ -15,6 +15,7 @@ from rdflib.namespace import SH
 from app.rdf import validation
 from app.rdf.mapping import load_mappings
 from app.rdf.validation import DEFAULT_SHAPES, validate_curated
+from app.store import query_form
 
 ROOT = Path(__file__).resolve().parents[1]
 GOLDEN = Path(__file__).with_name("golden")
@@ -122,7 +123,7 @@ def test_raw_to_curated_to_validation() -> None:
     raw = raw.replace('dcmtag:PatientSex "M"', 'dcmtag:PatientSex "F"')
     store = ox.Store()
     store.load(raw.encode(), format=ox.RdfFormat.TURTLE)
-    mappings = load_mappings(ROOT / "ontologies" / "mappings")
+    mappings = load_mappings(ROOT / "ontologies" / "mappings", query_form)
     lines: set[str] = set()
     for query in mappings.queries:
         triples = store.query(query.sparql)

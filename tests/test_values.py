@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from app.rdf.values import comparable, convert
@@ -77,3 +79,36 @@ def test_comparable_equates_numbers_written_differently() -> None:
     assert comparable(f'"1e3"^^<{XSD}double>') == comparable(f'"1000"^^<{XSD}double>')
     assert comparable(f'"5"^^<{XSD}decimal>') != comparable(f'"5.1"^^<{XSD}decimal>')
     assert comparable('"5"') == '"5"'
+
+
+@pytest.mark.parametrize(
+    ("vr", "text"),
+    [
+        ("DS", "1E999999999"),  # a valid 11-character DS: a billion digits once expanded
+        ("DS", "1E20000000"),  # 20 MB once expanded
+        ("DS", "1" * 10_000),  # a 10,000-digit decimal
+        ("DS", "0." + "3" * 10_000),
+        ("DS", "-1e-999999999"),
+        ("IS", "9" * 10_000),
+        ("FD", "1" * 10_000),
+    ],
+)
+def test_huge_numbers_are_flagged_quickly_with_a_bounded_literal(vr: str, text: str) -> None:
+    started = time.perf_counter()
+    literal, valid = convert(vr, text)
+    elapsed = time.perf_counter() - started
+    assert not valid
+    assert literal == f'"{text}"'  # the text as read, never expanded
+    assert elapsed < 2.0  # generous: the bound is the point (1E999999999 used to exhaust memory)
+
+
+def test_number_bounds_sit_at_the_double_and_64_bit_limits() -> None:
+    largest, smallest = convert("DS", "1.7976931348623157E308"), convert("DS", "4.9E-324")
+    assert largest[1] and smallest[1]
+    assert largest[0].startswith('"17976931348623157') and len(largest[0]) < 400
+    assert smallest[0].startswith('"0.000') and smallest[0].split('"')[1].endswith("49")
+    assert not convert("DS", "1E309")[1] and not convert("DS", "1E-325")[1]
+    assert convert("DS", "0E-999999999") == (f'"0"^^<{XSD}decimal>', True)
+    assert convert("UV", str(2**64 - 1))[1] and convert("SV", str(-(2**63)))[1]
+    assert not convert("UV", str(2**64))[1] and not convert("IS", str(-(2**63) - 1))[1]
+    assert not convert("FD", "1_000")[1]  # float() reads it, xsd:double does not

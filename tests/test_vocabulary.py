@@ -9,16 +9,17 @@ import pytest
 from rdflib import Graph, Literal, URIRef
 from rdflib.namespace import OWL, RDF, RDFS, SKOS
 
-from app.dicom.dictionary import DictionaryEntry, dictionary_entries, dictionary_version
+from app.dicom.dictionary import dictionary_entries, dictionary_version
+from app.dicom_model import DictionaryEntry
 from app.namespaces import DCMTAG, FD
 from app.rdf.vocabulary import (
     DEFAULT_OUTPUT,
     VOCABULARY_IRI,
     included,
-    main,
     render_tag_vocabulary,
     write_tag_vocabulary,
 )
+from tests.conftest import run_cli
 
 ROOT = Path(__file__).resolve().parents[1]
 COMMITTED = ROOT / "ontologies" / "dicom-tags.ttl"
@@ -39,7 +40,7 @@ def tag_property(keyword: str) -> URIRef:
 def generated(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, int]:
     """Generate the vocabulary into a temporary directory."""
     out = tmp_path_factory.mktemp("vocab") / "dicom-tags.ttl"
-    count = write_tag_vocabulary(dictionary_entries(), out)
+    count = write_tag_vocabulary(dictionary_entries(), out, dictionary_version())
     return out, count
 
 
@@ -66,7 +67,7 @@ def test_default_output_is_the_committed_file() -> None:
 def test_generation_is_deterministic(generated: tuple[Path, int], tmp_path: Path) -> None:
     first, count = generated
     second = tmp_path / "again.ttl"
-    assert write_tag_vocabulary(dictionary_entries(), second) == count
+    assert write_tag_vocabulary(dictionary_entries(), second, dictionary_version()) == count
     assert first.read_bytes() == second.read_bytes()
 
 
@@ -85,9 +86,10 @@ def test_order_of_entries_does_not_matter() -> None:
     assert count == sum(1 for e in entries if included(e))
 
 
-def test_main_writes_requested_output(tmp_path: Path, generated: tuple[Path, int]) -> None:
+def test_command_writes_requested_output(tmp_path: Path, generated: tuple[Path, int]) -> None:
     out = tmp_path / "sub" / "tags.ttl"
-    assert main(["--output", str(out)]) == 0
+    result = run_cli("vocabulary", "--output", str(out))
+    assert result.returncode == 0, result.stderr
     assert out.read_bytes() == generated[0].read_bytes()
 
 
@@ -180,7 +182,7 @@ def test_entries_without_keyword_are_skipped() -> None:
 def test_labels_are_escaped(tmp_path: Path) -> None:
     odd = DictionaryEntry(0x00091010, "OddName", 'A "quoted" \\ name', "LO", "1", False)
     out = tmp_path / "odd.ttl"
-    assert write_tag_vocabulary([odd], out, version="test") == 1
+    assert write_tag_vocabulary([odd], out, "test") == 1
     graph = Graph()
     graph.parse(out, format="turtle")
     label = graph.value(tag_property("OddName"), RDFS.label)

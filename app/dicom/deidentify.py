@@ -162,45 +162,144 @@ class Pseudonymizer:
         return 1 + int.from_bytes(self._digest("shift", patient)[:4], "big") % 1095
 
 
-_DATE = re.compile(r"^(\d{4})(\d{2})(\d{2})")
+_SHIFTABLE = re.compile(
+    r"(\d{4})\.?(\d{2})\.?(\d{2})"  # the date; ACR-NEMA wrote YYYY.MM.DD
+    r"((?:\d{2}(?:\d{2}(?:\d{2}(?:\.\d{1,6})?)?)?)?(?:[+-]\d{4})?)"  # a DT's time and offset
+)
 
 
-def shift_date(value: str, days: int) -> str:
-    """Move the date part of a DA or DT value ``days`` back; leave other text as it is."""
-    match = _DATE.match(value)
+def shift_date(value: str, days: int) -> str | None:
+    """Move a DA or DT value ``days`` back; return None when it holds no whole date to move.
+
+    A value that cannot be moved (a year or a month alone, text that is not a date) cannot be
+    kept either: beside the moved dates of the same patient it would give the shift away.
+    """
+    match = _SHIFTABLE.fullmatch(value.strip())
     if not match:
-        return value
+        return None
     try:
         moved = date(int(match[1]), int(match[2]), int(match[3])) - timedelta(days=days)
-    except ValueError:
-        return value
-    return f"{moved:%Y%m%d}" + value[8:]
+    except (ValueError, OverflowError):
+        return None
+    return f"{moved:%Y%m%d}{match[4]}"
 
 
-_WORD = re.compile(r"[\w'-]+", re.UNICODE)
+_MARKS = "\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f"
+_WORD = re.compile(rf"(?:[^\W_]|[{_MARKS}])+")
+"""A word of a descriptor: letters and digits with their combining marks. Spaces, ``_``, ``-``,
+``.``, ``^`` and every other punctuation mark separate words, so ``ep2d_diff_tra_b50_800`` is
+six words, none of them identifying."""
+_UNSPACED = re.compile(
+    "[\u1100-\u11ff\u3040-\u30ff\u3130-\u318f\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af"
+    "\uf900-\ufaff\uff66-\uff9f\U00020000-\U0002fa1f]"
+)
+"""Scripts written without spaces between words (Han, kana, Hangul): a name part in them is
+removed wherever it occurs, not only as a whole word."""
+_DIGIT_RUN = re.compile(r"\d{6,}")
+"""Identifier-like numbers: 6 or more consecutive digits (IDs, accession numbers, 19580217)."""
+_DAY = r"(?:0?[1-9]|[12]\d|3[01])"
+_MONTH = r"(?:0?[1-9]|1[0-2])"
+_YEAR = r"(?:1[89]\d\d|2[01]\d\d)"
+_MONTH_NAME = (
+    r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?"
+    r"|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?"
+)
+_DATE_LIKE = re.compile(
+    rf"(?<!\d)(?:(?:{_DAY}[./-]{_MONTH}|{_MONTH}[./-]{_DAY})[./-]{_YEAR}"  # 17/02/1958
+    r"|(?:[012]\d|3[01])[./-](?:0[1-9]|1[0-2])[./-]\d\d"  # 17.02.58
+    r"|(?:0[1-9]|1[0-2])[./-](?:[012]\d|3[01])[./-]\d\d"  # 02/17/58
+    rf"|{_YEAR}[./-]{_MONTH}[./-]{_DAY})(?!\d)"  # 1958-02-17
+    rf"|(?<![^\W_]){_DAY}[ ./-]?{_MONTH_NAME}[ ./-]?(?:{_YEAR}|\d\d)(?![^\W_])"  # 17-FEB-1958
+    rf"|(?<![^\W_]){_MONTH_NAME}[ ./-]?{_DAY}(?:st|nd|rd|th)?,?[ ./-]?{_YEAR}(?![^\W_])",
+    re.IGNORECASE,
+)
+"""Dates as people type them (numeric day, month and year in either order, or a month name);
+``19580217`` is a digit run."""
+_SEPARATORS = " \t\r\n_.-^,;:/="
+_GAP = re.compile(rf"[{re.escape(_SEPARATORS)}]*")
+_BRACKETS = ("()", "[]", "{}", "<>")
 
 
-def identifying_words(values: list[str]) -> frozenset[str]:
-    """Return the words (3+ characters, lower case) of identifying values, for cleaning."""
-    words: set[str] = set()
-    for value in values:
-        for part in _WORD.findall(value.replace("^", " ").replace("=", " ")):
-            if len(part) >= 3:
-                words.add(part.lower())
-        compact = value.strip()
-        if len(compact) >= 3:
-            words.add(compact.lower())
-    return frozenset(words)
+def identifying_words(values: list[str], names: list[str] | None = None) -> frozenset[str]:
+    """Return what Clean Descriptors removes, case-folded: the words of identifying values (3+
+    characters), every word of the patient's ``names`` whatever its length, and each whole value
+    (several words become one phrase, its words joined by one space)."""
+    terms: set[str] = set()
+    for value, is_name in [(v, False) for v in values] + [(n, True) for n in names or ()]:
+        words = [word.casefold() for word in _WORD.findall(value)]
+        terms.update(word for word in words if is_name or len(word) >= 3)
+        if words and len(value.strip()) >= 3:
+            terms.add(" ".join(words))
+    return frozenset(terms)
 
 
 def clean_text(value: str, identifying: frozenset[str]) -> str:
-    """Remove identifying words and long digit runs from a descriptor (Clean Descriptors)."""
+    """Remove identifying words and phrases, dates and 6+ digit runs from a descriptor, keeping
+    the rest of it, separators included, as it was (Clean Descriptors)."""
+    matcher = _matcher(identifying)
+    spans = [m.span() for m in _DATE_LIKE.finditer(value)]
+    spans += [m.span() for m in _DIGIT_RUN.finditer(value)]
+    spans += [m.span() for m in _WORD.finditer(value) if m[0].casefold() in matcher.words]
+    for pattern in (matcher.phrases, matcher.unspaced):
+        if pattern is not None:
+            spans += [m.span() for m in pattern.finditer(value)]
+    return _cut(value, spans) if spans else value
 
-    def replace(match: re.Match[str]) -> str:
-        word = match.group(0)
-        if word.lower() in identifying or sum(c.isdigit() for c in word) >= 6:
-            return ""
-        return word
 
-    cleaned = _WORD.sub(replace, value)
-    return " ".join(cleaned.split())
+class _Matcher:
+    """The identifying words and phrases of one instance, compiled once."""
+
+    def __init__(self, identifying: frozenset[str]) -> None:
+        self.words = frozenset(term for term in identifying if " " not in term)
+        phrases = sorted((term for term in identifying if " " in term), key=len, reverse=True)
+        alternatives = "|".join(r"[\W_]+".join(map(re.escape, p.split(" "))) for p in phrases)
+        self.phrases = (
+            re.compile(rf"(?<![^\W_])(?:{alternatives})(?![^\W_])", re.IGNORECASE)
+            if alternatives
+            else None
+        )
+        unspaced = sorted((w for w in self.words if _UNSPACED.search(w)), key=len, reverse=True)
+        self.unspaced = re.compile("|".join(map(re.escape, unspaced))) if unspaced else None
+
+
+_MATCHERS: dict[frozenset[str], _Matcher] = {}
+
+
+def _matcher(identifying: frozenset[str]) -> _Matcher:
+    """Return the compiled matcher of a set of identifying terms (its key is the whole input)."""
+    found = _MATCHERS.get(identifying)
+    if found is None:
+        if len(_MATCHERS) > 256:
+            _MATCHERS.clear()
+        found = _MATCHERS[identifying] = _Matcher(identifying)
+    return found
+
+
+def _cut(value: str, spans: list[tuple[int, int]]) -> str:
+    """Remove the spans from a text with the separators they leave dangling."""
+    merged: list[list[int]] = []
+    for start, end in sorted(spans):
+        # Parts only separators apart go together: "Doe^John" is one cut, not two.
+        if merged and (start <= merged[-1][1] or _GAP.fullmatch(value, merged[-1][1], start)):
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([start, end])
+    for span in merged:  # "CT HEAD (Doe)": the brackets go with what they held
+        start, end = span
+        if start > 0 and end < len(value) and value[start - 1] + value[end] in _BRACKETS:
+            span[0], span[1] = start - 1, end + 1
+    bounds = [0, *(i for span in merged for i in span), len(value)]
+    pieces = [value[bounds[i] : bounds[i + 1]] for i in range(0, len(bounds), 2)]
+    out: list[str] = []
+    trail = ""
+    for i, piece in enumerate(pieces):
+        start = len(piece) - len(piece.lstrip(_SEPARATORS)) if i > 0 else 0
+        end = len(piece.rstrip(_SEPARATORS)) if i < len(pieces) - 1 else len(piece)
+        if start >= end:
+            continue
+        if out:  # one separator stays where a cut was; a space rather than "_" if there was one
+            seps = (trail, piece[:start])
+            out.append(next((s for s in seps if s and not s.strip()), seps[0] or seps[1]))
+        out.append(piece[start:end])
+        trail = piece[end:]
+    return "".join(out).strip()

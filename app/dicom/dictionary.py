@@ -6,50 +6,22 @@ the entries into the ``dcmtag:`` vocabulary.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import pydicom
 
 # pydicom.datadict uses (and extends at run time) these very dictionaries but does not re-export
 # them for type checkers, so import them from the module that defines them.
 from pydicom._dicom_dict import DicomDictionary, RepeatersDictionary
+from pydicom.datadict import dictionary_VR, private_dictionary_VR
 
-__all__ = ["DictionaryEntry", "dictionary_entries", "dictionary_version"]
+from app.dicom_model import DictionaryEntry
 
-
-@dataclass(frozen=True)
-class DictionaryEntry:
-    """One attribute of the DICOM data dictionary.
-
-    ``tag`` is the 32-bit tag; for a repeating-group attribute (``60xx0010``) it is the tag of
-    the first group (``0x60000010``) and ``mask`` keeps the PS3.6 form with ``x`` digits.
-    """
-
-    tag: int
-    keyword: str
-    name: str
-    vr: str
-    vm: str
-    retired: bool
-    mask: str | None = None
-
-    @property
-    def tag_hex(self) -> str:
-        """Return the tag as 8 upper-case hex digits (``00180050``; ``60xx0010`` for repeaters)."""
-        if self.mask is not None:
-            return self.mask
-        return f"{self.tag:08X}"
-
-    @property
-    def notation(self) -> str:
-        """Return the tag in the usual DICOM notation, ``(0018,0050)``."""
-        text = self.tag_hex
-        return f"({text[:4]},{text[4:]})"
-
-    @property
-    def group(self) -> str:
-        """Return the group part of :attr:`tag_hex` (``0018``, ``60xx``)."""
-        return self.tag_hex[:4]
+__all__ = [
+    "DictionaryEntry",
+    "dictionary_entries",
+    "dictionary_version",
+    "listed_private_vr",
+    "listed_vr",
+]
 
 
 def _normalise_mask(mask: str) -> str:
@@ -91,3 +63,19 @@ def dictionary_entries() -> list[DictionaryEntry]:
 def dictionary_version() -> str:
     """Return the version of the dictionary source (the installed pydicom version)."""
     return str(pydicom.__version__)
+
+
+def listed_vr(tag: int) -> str | None:
+    """Return the VR the data dictionary gives a public tag (``US or SS`` when it has two)."""
+    try:
+        return str(dictionary_VR(tag))
+    except KeyError:
+        return None
+
+
+def listed_private_vr(creator: str, tag: int) -> str | None:
+    """Return the VR pydicom's private dictionaries give a private tag of a creator, if any."""
+    try:
+        return str(private_dictionary_VR(tag, creator))
+    except KeyError:
+        return None

@@ -1,8 +1,22 @@
 """Read one DICOM file's header and de-identify it, without touching pixel data.
 
 The result, :class:`InstanceHeader`, holds only what the profile keeps, as DICOM text: it is
-the one form in which DICOM data leaves this package. Values are decoded once per distinct
-raw value and tag (a series repeats most of them), not converted by pydicom one by one.
+the one form in which DICOM data leaves this package.
+
+De-identification decides on the attribute, never on how it was encoded: every element is
+read with the VR of the data dictionary when the file gives none (implicit VR), gives UN or
+contradicts it (:mod:`app.dicom.vr`); sequences encoded as UN are parsed as sequences; text is
+decoded in its character set (:mod:`app.dicom.charset`) before any decision, and a value that
+cannot be read is removed and reported by tag, never kept as bytes. On top of the per-tag
+actions of Table E.1-1, two rules hold for every attribute at every depth: a UI value that is
+not a well-known UID is pseudonymised, and a DA or DT value is shifted by the patient's shift
+(or removed, or kept, as the longitudinal option says).
+
+Values are decoded once per distinct raw value and everything else the result depends on (a
+series repeats most of them), not converted by pydicom one by one. That memo belongs to the
+pseudonymizer (the secret) and the options it was made with, so it never outlives them.
+Reading is bounded (:mod:`app.dicom.limits`) and every failure becomes a DicomReadError whose
+reason quotes nothing from the file.
 """
 
 from __future__ import annotations
@@ -10,35 +24,44 @@ from __future__ import annotations
 import logging
 import struct
 import warnings
+import weakref
+from collections.abc import Hashable
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any
 
 import pydicom
 import pydicom.config
-from pydicom.charset import convert_encodings, decode_bytes, python_encoding
-from pydicom.datadict import (
-    dictionary_has_tag,
-    dictionary_keyword,
-    dictionary_VR,
-    tag_for_keyword,
-)
+from pydicom.datadict import dictionary_has_tag, dictionary_keyword, tag_for_keyword
 from pydicom.dataset import Dataset
-from pydicom.errors import InvalidDicomError
 from pydicom.multival import MultiValue
 from pydicom.sequence import Sequence
+from pydicom.values import convert_SQ
 
+from app.config import DeidOptions
+from app.dicom.charset import SINGLE_VALUED, CharacterSet, character_set, decode_text
 from app.dicom.deidentify import (
     Action,
     Profile,
     Pseudonymizer,
     clean_text,
     identifying_words,
+    profile_row,
     shift_date,
 )
-from app.dicom.header import Attr, InstanceHeader
+from app.dicom.limits import (
+    DEFER_BYTES,
+    MAX_DEPTH,
+    MAX_ELEMENTS,
+    LimitExceeded,
+    failure_reason,
+    header_stream,
+)
 from app.dicom.sources import Source
+from app.dicom.vr import private_vr, public_vr
+from app.dicom.well_known_uids import is_well_known
+from app.dicom_model import Attr, InstanceHeader
 from app.errors import DicomReadError
 
 # Reading never validates values: pydicom would log the offending value (which may be a
@@ -80,6 +103,7 @@ BINARY_FORMATS = {
     "UV": "Q",
     "SV": "q",
 }
+DATE_VRS = frozenset({"DA", "DT"})
 MAX_BINARY_BYTES = 4096
 IDENTIFYING_KEYWORDS = (
     "PatientName",
@@ -107,11 +131,41 @@ IDENTIFYING_KEYWORDS = (
 """Attributes whose words Clean Descriptors removes from descriptions (OtherPatientIDs items
 are searched too)."""
 PHI_TAGS = tuple(int(tag_for_keyword(k) or 0) for k in IDENTIFYING_KEYWORDS)
+_PHI_TAG_SET = frozenset(PHI_TAGS)
+CHARSET_TAG = 0x00080005
+PIXEL_REPRESENTATION_TAG = 0x00280103
+UNDEFINED_LENGTH = 0xFFFFFFFF
+
+Converted = tuple[Attr | None, tuple[str, ...]]
+"""A converted attribute (None: removed) and the warnings its conversion gave."""
+MEMO_BYTES = 32 * 2**20
+"""Raw bytes a memo holds as keys before it starts afresh."""
+MEMO_VALUE_BYTES = 64 * 1024
+"""Longer raw values are converted every time instead of being kept as memo keys."""
 
 
-_CACHE: dict[tuple[int, str | None, bytes, str, str], Attr | None] = {}
-_MISSING: Any = object()
-_CONTEXTUAL = (Action.SHIFT, Action.CLEAN)
+class _Memo:
+    """Converted attributes by every input of their conversion, within a bound."""
+
+    def __init__(self) -> None:
+        self.entries: dict[Hashable, Converted] = {}
+        self._bytes = 0
+
+    def remember(self, key: Hashable, size: int, converted: Converted) -> None:
+        """Keep a conversion whose key holds ``size`` raw bytes (unless they are too many)."""
+        if size > MEMO_VALUE_BYTES:
+            return
+        self._bytes += size + 200
+        if self._bytes > MEMO_BYTES:
+            self.entries.clear()
+            self._bytes = size + 200
+        self.entries[key] = converted
+
+
+_MEMOS: weakref.WeakKeyDictionary[Pseudonymizer, dict[DeidOptions, _Memo]] = (
+    weakref.WeakKeyDictionary()
+)
+"""One memo per secret (pseudonymizer) and options; it goes when its pseudonymizer goes."""
 
 
 class NotDicom(Exception):
@@ -123,19 +177,29 @@ class _Context:
     patient: str
     profile: Profile
     pseudonyms: Pseudonymizer
-    encodings: list[str]
+    charset: CharacterSet
     dataset: Dataset
     shift_days: int
     warnings: list[str]
+    memo: _Memo
+    signed: bool
+    """PixelRepresentation is 1: ``US or SS`` attributes are SS."""
+    elements: int = 0
 
     @cached_property
-    def encoding_key(self) -> str:
-        return "|".join(self.encodings)
+    def identity(self) -> tuple[object, ...]:
+        """The raw identifying values: what Clean Descriptors depends on (a memo key).
+
+        Read before the first descriptor is cleaned, so before ``identifying`` converts them.
+        """
+        return _identity(self.dataset)
 
     @cached_property
     def identifying(self) -> frozenset[str]:
         """The words to clean from descriptors; read only when a descriptor needs cleaning."""
-        return identifying_words(_identifying_values(self.dataset))
+        names = ("PatientName", "OtherPatientNames", "PatientBirthName", "PatientMotherBirthName")
+        patient = [str(self.dataset.get(k) or "") for k in names]  # every part, however short
+        return identifying_words(_identifying_values(self.dataset), names=patient)
 
 
 def looks_like_dicom(head: bytes) -> bool:
@@ -162,27 +226,31 @@ def read_instance(source: Source, profile: Profile, pseudonyms: Pseudonymizer) -
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             try:
-                ds = pydicom.dcmread(handle, stop_before_pixels=True, force=True)
+                ds = pydicom.dcmread(
+                    header_stream(handle),
+                    defer_size=DEFER_BYTES,
+                    stop_before_pixels=True,
+                    force=True,
+                )
                 return _deidentify(ds, profile, pseudonyms)
-            except (
-                InvalidDicomError,
-                EOFError,
-                OSError,
-                ValueError,
-                KeyError,
-                struct.error,
-                TypeError,
-                AttributeError,
-                NotImplementedError,
-            ) as exc:
-                detail = str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
-                raise DicomReadError(f"unreadable DICOM ({detail})") from None
+            except DicomReadError:
+                raise
+            except Exception as exc:  # pydicom's, ours, MemoryError, RecursionError...
+                reason = failure_reason(exc)
+    # Raised outside the handler: the original exception (whose text may quote header bytes)
+    # is not even chained to this one.
+    raise DicomReadError(reason)
+
+
+def _raw(ds: Dataset, tag: int) -> Any:
+    """Return an element as read (bytes for most), never triggering a deferred read."""
+    return ds.get_item(tag, keep_deferred=True) if tag in ds else None
 
 
 def _text(ds: Dataset, keyword: str) -> str:
     """Return an attribute's text from its raw bytes when it has not been converted yet."""
     tag = tag_for_keyword(keyword)
-    element = ds.get_item(tag) if tag is not None and tag in ds else None
+    element = _raw(ds, tag) if tag is not None else None
     if element is None:
         return ""
     value = element.value
@@ -207,23 +275,51 @@ def _identifying_values(ds: Dataset) -> list[str]:
     return values
 
 
+def _identity(ds: Dataset) -> tuple[object, ...]:
+    """Return the raw values Clean Descriptors' words come from (a key, never stored)."""
+    found: list[tuple[int, object]] = []
+    for key, element in ds.items():
+        if key in _PHI_TAG_SET:
+            value = element.value
+            found.append((int(key), value if isinstance(value, bytes | None) else repr(value)))
+    return tuple(sorted(found))
+
+
+def _pixel_signed(ds: Dataset) -> bool:
+    """Return True when PixelRepresentation says pixel values are signed."""
+    element = _raw(ds, PIXEL_REPRESENTATION_TAG)
+    value = None if element is None else element.value
+    if isinstance(value, bytes):
+        return len(value) >= 2 and (value[0] or value[1]) != 0
+    return value == 1
+
+
+def _memo(profile: Profile, pseudonyms: Pseudonymizer) -> _Memo:
+    """Return the memo of a secret (its pseudonymizer) and a set of options."""
+    by_options = _MEMOS.get(pseudonyms)
+    if by_options is None:
+        by_options = _MEMOS[pseudonyms] = {}
+    memo = by_options.get(profile.options)
+    if memo is None:
+        memo = by_options[profile.options] = _Memo()
+    return memo
+
+
 def _deidentify(ds: Dataset, profile: Profile, pseudonyms: Pseudonymizer) -> InstanceHeader:
+    """Return the de-identified header of a dataset read by pydicom."""
     missing = [
         k for k in ("SOPInstanceUID", "SeriesInstanceUID", "StudyInstanceUID") if not _text(ds, k)
     ]
     if missing:
         raise DicomReadError(f"missing {', '.join(missing)}")
     notes: list[str] = []
-    charset = ds.get("SpecificCharacterSet")
-    raw_charset = list(charset) if isinstance(charset, list | tuple) else [charset or ""]
-    terms = [str(c).strip() for c in raw_charset if c] or ["ISO_IR 6"]
-    unknown = [t for t in terms if t not in python_encoding]
-    if unknown:
+    element = _raw(ds, CHARSET_TAG)
+    charset = character_set(None if element is None else element.value)
+    if charset.unknown:
         notes.append(
-            f"unknown SpecificCharacterSet {', '.join(unknown)!r}; text decoded "
-            "with the default character repertoire"
+            "SpecificCharacterSet (0008,0005) names a character set that is not defined: "
+            "only plain ASCII text is kept"
         )
-    encodings = convert_encodings(terms)
     patient_id = _text(ds, "PatientID")
     study = _text(ds, "StudyInstanceUID")
     patient = (
@@ -232,131 +328,331 @@ def _deidentify(ds: Dataset, profile: Profile, pseudonyms: Pseudonymizer) -> Ins
         else pseudonyms.patient("study:" + study)
     )
     context = _Context(
-        patient, profile, pseudonyms, encodings, ds, pseudonyms.date_shift(patient), notes
+        patient=patient,
+        profile=profile,
+        pseudonyms=pseudonyms,
+        charset=charset,
+        dataset=ds,
+        shift_days=pseudonyms.date_shift(patient),
+        warnings=notes,
+        memo=_memo(profile, pseudonyms),
+        signed=_pixel_signed(ds),
     )
-    attrs = _walk(ds, context)
+    attrs = _walk(ds, context, charset, 0)
     return InstanceHeader(
         patient=patient,
         study_uid=pseudonyms.uid(study),
         series_uid=pseudonyms.uid(_text(ds, "SeriesInstanceUID")),
         instance_uid=pseudonyms.uid(_text(ds, "SOPInstanceUID")),
         attrs=attrs,
-        warnings=notes,
+        warnings=list(dict.fromkeys(notes)),
     )
 
 
-def _walk(ds: Dataset, context: _Context) -> tuple[Attr, ...]:
+def _label(tag: int, name: str) -> str:
+    """Name an attribute in a warning: its tag and keyword, never its value."""
+    return f"({tag >> 16:04X},{tag & 0xFFFF:04X}) {name}".rstrip()
+
+
+def _written(raw: Any) -> str | None:
+    """Return the VR written in the file (None for implicit VR)."""
+    return str(raw.VR) if raw.VR else None
+
+
+def _little(raw: Any) -> bool:
+    """Return False only for a big endian element (a converted element has no flag)."""
+    return getattr(raw, "is_little_endian", True) is not False
+
+
+def _walk(ds: Dataset, context: _Context, charset: CharacterSet, depth: int) -> tuple[Attr, ...]:
+    """Return the de-identified attributes of a dataset (or a sequence item)."""
+    if depth > MAX_DEPTH:
+        raise LimitExceeded(f"sequences nested deeper than {MAX_DEPTH} levels")
+    if depth and CHARSET_TAG in ds:  # an item may declare its own character set
+        charset = character_set(_raw(ds, CHARSET_TAG).value)
+    context.elements += len(ds)
+    if context.elements > MAX_ELEMENTS:
+        raise LimitExceeded(f"more than {MAX_ELEMENTS:,} elements")
+    profile = context.profile
+    action_of = profile.public_action
+    signed = context.signed
     attrs: list[Attr] = []
-    creators: dict[tuple[int, int], str] = {}
-    for raw in ds.elements():
-        tag = int(raw.tag)
+    creators = _creators(ds, charset) if profile.options.keep_private else {}
+    for key, raw in ds.items():  # as read: no conversion, no deferred read
+        tag = int(key)
         group = tag >> 16
         if group % 2:
-            if not context.profile.options.keep_private:
-                continue
             element = tag & 0xFFFF
-            if 0x0010 <= element <= 0x00FF:
-                creators[(group, element)] = (
-                    _decode(raw.value, context).strip()
-                    if isinstance(raw.value, bytes)
-                    else str(raw.value or "")
-                )
+            creator = creators.get((group, element >> 8), "") if element > 0x00FF else ""
+            if not creator or profile.private_action(creator, tag) is not Action.KEEP:
                 continue
-            creator = creators.get((group, element >> 8), "")
-            if not creator or context.profile.private_action(creator, tag) is not Action.KEEP:
-                continue
-            attr = _convert(
-                ds,
-                raw,
-                tag,
-                f"{creator}:{group:04X}xx{element & 0xFF:02X}",
-                Action.KEEP,
-                context,
-                private=True,
-            )
+            vr = private_vr(creator, tag, raw.VR or None, signed)
+            name = f"{creator}:{group:04X}xx{element & 0xFF:02X}"
+            attr = _attribute(raw, tag, name, vr, Action.KEEP, context, charset, depth, True)
         else:
-            action = context.profile.public_action(tag, dictionary_has_tag)
+            action = action_of(tag, dictionary_has_tag)
             if action is Action.REMOVE:
                 continue
+            vr, name = _public(tag, raw.VR or None, signed)
             value = raw.value
-            if not isinstance(value, bytes):
-                attr = _convert(ds, raw, tag, dictionary_keyword(tag), action, context)
+            if value.__class__ is bytes and value and vr != "SQ":  # the usual case, directly
+                attr = _value(raw, tag, name, vr, value, action, context, charset, False)
             else:
-                # A series repeats most values: convert each (tag, VR, bytes) once. Sequences
-                # and cleaned or shifted values depend on the patient too.
-                key = (
-                    tag,
-                    raw.VR,
-                    value,
-                    context.patient if action in _CONTEXTUAL or raw.VR == "SQ" else "",
-                    context.encoding_key,
-                )
-                attr = _CACHE.get(key, _MISSING)
-                if attr is _MISSING:
-                    attr = _convert(ds, raw, tag, dictionary_keyword(tag), action, context)
-                    if len(_CACHE) > 20_000:
-                        _CACHE.clear()
-                    _CACHE[key] = attr
+                attr = _attribute(raw, tag, name, vr, action, context, charset, depth, False)
         if attr is not None:
             attrs.append(attr)
     return tuple(attrs)
 
 
-def _decode(value: bytes, context: _Context) -> str:
-    try:
-        return decode_bytes(value, context.encodings, set())
-    except (LookupError, ValueError, UnicodeDecodeError):
-        context.warnings.append("undecodable text; decoded as ISO 8859-1")
-        return value.decode("latin-1")
+@lru_cache(maxsize=16384)
+def _public(tag: int, written: str | None, signed: bool) -> tuple[str, str]:
+    """Return the VR to read a public attribute with, and its keyword."""
+    return public_vr(tag, written, signed), str(dictionary_keyword(tag))
 
 
-def _convert(
-    ds: Dataset,
+def _creators(ds: Dataset, charset: CharacterSet) -> dict[tuple[int, int], str]:
+    """Return the private creators of a dataset by (group, block)."""
+    found: dict[tuple[int, int], str] = {}
+    for key, raw in ds.items():
+        tag = int(key)
+        if (tag >> 16) % 2 and 0x0010 <= tag & 0xFFFF <= 0x00FF:
+            found[(tag >> 16, tag & 0xFF)] = _creator(raw.value, charset)
+    return found
+
+
+def _creator(value: object, charset: CharacterSet) -> str:
+    """Return a private creator's name ("" when it cannot be read: its block goes)."""
+    if isinstance(value, bytes):
+        return (decode_text(value, charset, "LO") or "").strip("\x00 ")
+    return str(value or "").strip()
+
+
+def _attribute(
     raw: Any,
     tag: int,
     name: str,
+    vr: str,
     action: Action,
     context: _Context,
-    private: bool = False,
+    charset: CharacterSet,
+    depth: int,
+    private: bool,
 ) -> Attr | None:
-    vr = raw.VR or (dictionary_VR(tag) if not private else "UN")
-    if vr == "SQ":
-        items = tuple(_walk(item, context) for item in ds[tag].value)
-        return Attr(tag, name, vr, items, private) if items else None
+    """Return one attribute de-identified, whatever form pydicom left its value in."""
     value = raw.value
-    if value is None or value == b"":
+    if vr == "SQ" or isinstance(value, Sequence):
+        return _sequence(raw, tag, name, context, charset, depth, private)
+    if value is None:
+        if getattr(raw, "length", 0) not in (0, UNDEFINED_LENGTH):  # deferred: too long to read
+            too_long = f"longer than {DEFER_BYTES:,} bytes; removed"
+            context.warnings.append(f"{_label(tag, name)}: {too_long}")
         return None
-    if not isinstance(value, bytes):
-        value = ds[tag].value
-        text = "\\".join(str(v) for v in value) if isinstance(value, list | tuple) else str(value)
-    elif vr in TEXT_VRS:
-        text = (
-            _decode(value, context).rstrip("\x00 ").lstrip(" ")
-            if vr not in ("UT", "UR")
-            else _decode(value, context).rstrip("\x00 ")
-        )
-    elif vr in BINARY_FORMATS:
-        fmt = BINARY_FORMATS[vr]
-        size = struct.calcsize(fmt)
-        count = len(value) // size
-        numbers = struct.unpack(
-            ("<" if ds.is_little_endian is not False else ">") + fmt * count, value[: count * size]
-        )
-        text = "\\".join(repr(n) if isinstance(n, float) else str(n) for n in numbers)
-    elif vr == "AT":
-        count = len(value) // 4
-        pairs = struct.unpack("<" + "HH" * count, value[: count * 4])
-        text = "\\".join(f"({pairs[i]:04X},{pairs[i + 1]:04X})" for i in range(0, len(pairs), 2))
+    if not isinstance(value, bytes):  # converted by pydicom before us (rare)
+        text = "\\".join(map(str, value)) if isinstance(value, list | MultiValue) else str(value)
+        return _finish(tag, name, vr, text, action, context, private, context.warnings)
+    if not value:
+        return None
+    return _value(raw, tag, name, vr, value, action, context, charset, private)
+
+
+def _value(
+    raw: Any,
+    tag: int,
+    name: str,
+    vr: str,
+    value: bytes,
+    action: Action,
+    context: _Context,
+    charset: CharacterSet,
+    private: bool,
+) -> Attr | None:
+    """Return the attribute of one raw value, converted once per everything it depends on."""
+    contextual: object = None
+    if vr in DATE_VRS:
+        contextual = context.shift_days
+    elif action is Action.CLEAN:
+        contextual = context.identity
+    little = getattr(raw, "is_little_endian", True) is not False
+    key = (tag, name, vr, value, charset.encodings, little, contextual)
+    entry = context.memo.entries.get(key)
+    if entry is None:
+        notes: list[str] = []
+        attr = _convert(tag, name, vr, value, action, context, charset, little, private, notes)
+        entry = (attr, tuple(notes))
+        context.memo.remember(key, len(value), entry)
+    if entry[1]:
+        context.warnings.extend(entry[1])
+    return entry[0]
+
+
+def _sequence(
+    raw: Any,
+    tag: int,
+    name: str,
+    context: _Context,
+    charset: CharacterSet,
+    depth: int,
+    private: bool,
+) -> Attr | None:
+    """Return a sequence with its items de-identified (parsed here when pydicom left bytes)."""
+    value = raw.value
+    if isinstance(value, Sequence):  # undefined length: pydicom parsed it while reading
+        return _items(value, tag, name, context, charset, depth, private)
+    if not isinstance(value, bytes) or not value:
+        return None
+    written = _written(raw)
+    key = (
+        tag,
+        name,
+        "SQ",
+        value,
+        written,
+        getattr(raw, "is_implicit_VR", None),
+        _little(raw),
+        depth,
+        charset.encodings,
+        context.shift_days,
+        context.identity,
+    )
+    entry = context.memo.entries.get(key)
+    if entry is not None:
+        context.warnings.extend(entry[1])
+        return entry[0]
+    start = len(context.warnings)
+    items = _parse_sequence(value, raw, written, charset)
+    if items is None:
+        context.warnings.append(f"{_label(tag, name)}: cannot be read as a sequence; removed")
+        attr = None
     else:
+        attr = _items(items, tag, name, context, charset, depth, private)
+    context.memo.remember(key, len(value), (attr, tuple(context.warnings[start:])))
+    return attr
+
+
+def _parse_sequence(
+    value: bytes, raw: Any, written: str | None, charset: CharacterSet
+) -> Sequence | None:
+    """Parse the items of a sequence value; one written as UN is implicit VR little endian
+    (PS3.5 6.2.2), though some writers keep the file's encoding, which is tried next."""
+    if written is None or written == "SQ":
+        encodings = [(bool(getattr(raw, "is_implicit_VR", False)), _little(raw))]
+    else:
+        encodings = [(True, True), (False, True)]
+    for implicit, little in encodings:
+        try:
+            return convert_SQ(value, implicit, little, list(charset.encodings), 0)
+        except (RecursionError, MemoryError, LimitExceeded):
+            raise
+        except Exception:
+            continue
+    return None
+
+
+def _items(
+    items: Sequence,
+    tag: int,
+    name: str,
+    context: _Context,
+    charset: CharacterSet,
+    depth: int,
+    private: bool,
+) -> Attr | None:
+    """Return a sequence attribute of de-identified items (None when it has none)."""
+    walked = tuple(_walk(item, context, charset, depth + 1) for item in items)
+    return Attr(tag, name, "SQ", walked, private) if walked else None
+
+
+def _convert(
+    tag: int,
+    name: str,
+    vr: str,
+    value: bytes,
+    action: Action,
+    context: _Context,
+    charset: CharacterSet,
+    little: bool,
+    private: bool,
+    notes: list[str],
+) -> Attr | None:
+    """Decode one raw value by its VR, then apply the action and the UID and date rules."""
+    if vr in TEXT_VRS:
+        decoded = decode_text(value, charset, vr)
+        if decoded is None:
+            notes.append(f"{_label(tag, name)}: text not decodable in its character set; removed")
+            return None
+        text = decoded.rstrip("\x00 ")
+        if vr not in ("UT", "UR"):
+            text = text.lstrip(" ")
+    elif vr in BINARY_FORMATS or vr == "AT":
+        fmt = BINARY_FORMATS.get(vr, "HH")
+        size = struct.calcsize("<" + fmt)
+        if len(value) % size:
+            notes.append(f"{_label(tag, name)}: length does not fit VR {vr}; removed")
+            return None
+        numbers = struct.unpack(("<" if little else ">") + fmt * (len(value) // size), value)
+        if vr == "AT":
+            pairs = range(0, len(numbers), 2)
+            text = "\\".join(f"({numbers[i]:04X},{numbers[i + 1]:04X})" for i in pairs)
+        else:
+            text = "\\".join(repr(n) if isinstance(n, float) else str(n) for n in numbers)
+    else:
+        if action is not Action.KEEP:  # never stored as bytes what was to be changed
+            notes.append(f"{_label(tag, name)}: value cannot be read as {vr}; removed")
+            return None
         return Attr(tag, name, vr, value, private) if len(value) <= MAX_BINARY_BYTES else None
+    return _finish(tag, name, vr, text, action, context, private, notes)
+
+
+def _finish(
+    tag: int,
+    name: str,
+    vr: str,
+    text: str,
+    action: Action,
+    context: _Context,
+    private: bool,
+    notes: list[str],
+) -> Attr | None:
+    """Apply the action, and the rules for names, UIDs and dates, to a decoded value."""
     if not text:
         return None
-    if action is Action.UID:
-        text = "\\".join(context.pseudonyms.uid(u.strip()) for u in text.split("\\"))
-    elif action is Action.SHIFT and vr in ("DA", "DT"):
-        text = "\\".join(shift_date(v, context.shift_days) for v in text.split("\\"))
-    elif action is Action.CLEAN:
-        text = clean_text(text, context.identifying) if vr not in ("DA", "DT", "TM") else ""
+    if vr == "PN" and action is Action.KEEP and (private or profile_row(tag) is None):
+        return None  # a name the profile does not list as kept is a name all the same
+    values = [text] if vr in SINGLE_VALUED else text.split("\\")
+    if action is Action.UID or vr == "UI":
+        uids = [_uid(v.strip(), action, context) if v.strip() else "" for v in values]
+        return Attr(tag, name, vr, "\\".join(uids), private)
+    if vr in DATE_VRS:
+        longitudinal = context.profile.options.longitudinal
+        if longitudinal == "remove":
+            return None
+        if longitudinal == "modified":
+            shifted = [shift_date(v, context.shift_days) if v.strip() else "" for v in values]
+            if any(v is None for v in shifted):
+                notes.append(f"{_label(tag, name)}: a date that cannot be shifted; removed")
+                return None
+            text = "\\".join(v or "" for v in shifted)
+        return Attr(tag, name, vr, text, private)
+    if action is Action.CLEAN:
+        if vr == "TM":
+            return None
+        text = _clean(text, context, tag, name, notes)
         if not text:
             return None
     return Attr(tag, name, vr, text, private)
+
+
+def _uid(value: str, action: Action, context: _Context) -> str:
+    """Pseudonymise a UID unless it is a well-known one (an identifying attribute always)."""
+    if action is not Action.UID and is_well_known(value):
+        return value
+    return context.pseudonyms.uid(value)
+
+
+def _clean(text: str, context: _Context, tag: int, name: str, notes: list[str]) -> str:
+    try:
+        words = context.identifying
+    except Exception:  # the identifying values themselves are unreadable: keep no descriptor
+        notes.append(f"{_label(tag, name)}: cannot be cleaned; removed")
+        return ""
+    return clean_text(text, words)

@@ -7,37 +7,35 @@ transaction, then records the run's provenance.
 
 from __future__ import annotations
 
-import multiprocessing
-import multiprocessing.pool
 import time
 import uuid
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from itertools import islice
 from pathlib import Path
 
 from app.config import Settings
 from app.dicom.deidentify import Profile
 from app.dicom.sources import Source, iter_sources
-from app.errors import UsageError
+from app.errors import StoreError, UsageError
 from app.ingest.batch import BatchWriter
 from app.ingest.provenance import run_record
 from app.ingest.secret import resolve_secret
 from app.ingest.summary import IngestSummary
-from app.ingest.worker import FileWorker, Outcome, init_worker, process_in_worker
+from app.ingest.worker import Outcome, ParsingPool
 from app.namespaces import DataIris
 from app.rdf.mapping import load_mappings
 from app.rdf.raw import InstanceRecord
 from app.rdf.validation import violation_messages
 from app.resources import MAPPINGS
-from app.store import GraphStore, open_store
+from app.store import GraphStore, open_store, query_form
 
 SMALL_RUN = 64
-"""Below this many files, parse in this process: starting workers costs more than it saves."""
+"""Files per parsing process at least: starting one costs more than it saves below that."""
 MAX_BATCH_FACTOR = 8
-"""A batch waits for the end of its last series up to this many times the batch size."""
+"""A batch waits for the end of its last study up to this many times the batch size. A study
+written in one batch is curated and validated from
+values of one ingest, even when a re-ingest changes them."""
 
 Progress = Callable[[int], None]
 Problem = Callable[[str, str], None]
@@ -49,40 +47,18 @@ def _ignore(*_: object) -> None:
     return None
 
 
-WINDOW = 1024
-"""Files handed to the workers at a time: two windows are in flight, so memory stays flat
-however large the corpus, and the workers never wait for the next window."""
-
-
-def _windowed(pool: multiprocessing.pool.Pool, sources: Iterable[Source]) -> Iterator[Outcome]:
-    remaining = iter(sources)
-    in_flight: deque[Iterator[Outcome]] = deque()
-    for _ in range(2):
-        window = list(islice(remaining, WINDOW))
-        if window:
-            in_flight.append(pool.imap(process_in_worker, window, chunksize=8))
-    while in_flight:
-        current = in_flight.popleft()
-        window = list(islice(remaining, WINDOW))
-        if window:
-            in_flight.append(pool.imap(process_in_worker, window, chunksize=8))
-        yield from current
-
-
 @contextmanager
 def _outcomes(
     sources: Iterable[Source], count: int, settings: Settings, secret: str
 ) -> Iterator[Iterable[Outcome]]:
+    """Parse in worker processes, even a few files: whatever one file does to its process
+    (a crash, the out-of-memory killer, a parser that never ends) costs that file only."""
     args = (settings.base_iri, secret, settings.deid)
     workers = min(settings.worker_count, max(1, count // SMALL_RUN))
-    if workers <= 1:
-        worker = FileWorker(*args)
-        yield (worker(source) for source in sources)
-        return
     # Fork before the store is opened: a child that inherits an open store hangs on flush.
-    context = multiprocessing.get_context("fork")
-    with context.Pool(workers, initializer=init_worker, initargs=args) as pool:
-        yield _windowed(pool, sources)
+    # The pool forks its workers now; replacements come from a fork server.
+    with ParsingPool(workers, args) as pool:
+        yield pool.outcomes(sources)
 
 
 def ingest(
@@ -94,25 +70,45 @@ def ingest(
     problem: Problem = _ignore,
     total: Callable[[int], None] = _ignore,
     batch_done: BatchDone = _ignore,
+    skipped: Problem = _ignore,
 ) -> IngestSummary:
-    """Ingest files, folders and zip archives into the store; return the summary."""
+    """Ingest files, folders and zip archives into the store; return the summary.
+
+    A file that cannot be read is reported (``problem``, or ``skipped`` when it is plainly
+    not DICOM or not a file) with its path and reason, and the run goes on; only a store
+    that cannot be opened or written stops it (StoreError).
+    """
     dataset = dataset or settings.dataset
     missing = [str(path) for path in inputs if not path.exists()]
     if missing:
         raise UsageError(f"no such file or folder: {', '.join(missing)}")
     started = datetime.now(UTC)
     clock = time.perf_counter()
-    secret = resolve_secret(settings)
+    try:
+        secret = resolve_secret(settings)
+    except OSError as exc:
+        raise StoreError(
+            f"cannot keep the pseudonym key in the store {settings.store}: {exc.strerror}"
+        ) from None
     count = sum(1 for _ in iter_sources(inputs))  # a cheap first walk, for the progress bar
     total(count)
     summary = IngestSummary()
     iris = DataIris(settings.base_iri)
     with _outcomes(iter_sources(inputs), count, settings, secret) as outcomes:
-        mappings = load_mappings(MAPPINGS)  # checked while the workers start parsing
+        mappings = load_mappings(MAPPINGS, query_form)  # checked while the workers start parsing
         store = open_store(settings.store)
         try:
             writer = BatchWriter(store, iris, dataset, mappings)
-            _run(outcomes, writer, settings.batch_size, summary, progress, problem, batch_done)
+            _run(
+                outcomes,
+                writer,
+                settings.batch_size,
+                summary,
+                progress,
+                problem,
+                batch_done,
+                skipped,
+            )
             summary.seconds = time.perf_counter() - clock
             method = Profile(settings.deid).method_codes()
             lines = run_record(
@@ -140,6 +136,7 @@ def _run(
     progress: Progress,
     problem: Problem,
     batch_done: BatchDone,
+    skipped: Problem = _ignore,
 ) -> None:
     batch: list[InstanceRecord] = []
     members: dict[str, tuple[str, str]] = {}  # series -> (patient, study)
@@ -167,7 +164,8 @@ def _run(
         record = outcome.record
         if record is None:
             if outcome.skipped:
-                summary.skipped += 1
+                summary.skip(outcome.source, outcome.skipped)
+                skipped(outcome.source, outcome.skipped)
             else:
                 summary.rejected += 1
                 summary.problems.append((outcome.source, outcome.rejected))
@@ -176,7 +174,7 @@ def _run(
         for warning in record.warnings:
             problem(outcome.source, "warning: " + warning)
         if batch and (
-            (len(batch) >= batch_size and batch[-1].series != record.series)
+            (len(batch) >= batch_size and batch[-1].study != record.study)
             or len(batch) >= batch_size * MAX_BATCH_FACTOR
         ):
             flush()

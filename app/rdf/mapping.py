@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote
@@ -23,7 +23,6 @@ from rdflib.namespace import OWL, RDF, RDFS
 from app.namespaces import DCMTAG, FD, SCT, SKOS
 from app.rdf.sssom import SssomTable, expand, fail, read_table
 from app.rdf.terms import literal
-from app.store import query_form
 
 __all__ = ["VALUE", "AttributeMapping", "MappingQuery", "MappingSet", "load_mappings"]
 
@@ -181,11 +180,23 @@ def _mentions(text: str) -> Iterator[tuple[int, str, str]]:
             yield number, match[1] or "", match[2]
 
 
-def _check_rule(path: Path, text: str, terms: set[str] | None, keywords: set[str] | None) -> None:
+QueryParser = Callable[[str], str | tuple[int, int, str]]
+"""Return the form of a SPARQL query (SELECT, CONSTRUCT, ASK, DESCRIBE), or (line, column,
+message) where it does not parse: the store's parser (``app.store.query_form``), the one that
+will run the rules."""
+
+
+def _check_rule(
+    path: Path,
+    text: str,
+    terms: set[str] | None,
+    keywords: set[str] | None,
+    query_form: QueryParser,
+) -> None:
     """Check that a rule file is a CONSTRUCT query whose fd: and dcmtag: terms exist.
 
-    Oxigraph's parser checks the syntax (in microseconds, where a pure-Python parser takes a
-    tenth of a second a file); prefixed names are then looked up line by line.
+    The store's parser checks the syntax (Oxigraph's: microseconds, where a pure-Python parser
+    takes a tenth of a second a file); prefixed names are then looked up line by line.
     """
     declared = {m[1] or "": m[2] for m in _PREFIX_DECL.finditer(text)}
     mentions = list(_mentions(text))
@@ -322,9 +333,13 @@ def _values(
 
 
 def load_mappings(
-    directory: Path, ontology: Path | None = None, vocabulary: Path | None = None
+    directory: Path,
+    query_form: QueryParser,
+    ontology: Path | None = None,
+    vocabulary: Path | None = None,
 ) -> MappingSet:
-    """Read, check and compile every mapping file of ``directory``.
+    """Read, check and compile every mapping file of ``directory``; ``query_form`` parses the
+    rules (see :data:`QueryParser`).
 
     ``ontology`` (default ``../fairdicom.ttl``) declares the curated properties and classes;
     ``vocabulary`` (default ``../dicom-tags.ttl``) the DICOM keywords. A missing file skips
@@ -355,7 +370,7 @@ def load_mappings(
     rule_files = sorted((directory / "rules").glob("*.rq"))
     for path in rule_files:
         text = path.read_text(encoding="utf-8")
-        _check_rule(path, text, onto[1] if onto else None, keywords)
+        _check_rule(path, text, onto[1] if onto else None, keywords, query_form)
         queries.append(MappingQuery(f"rules/{path.stem}", path, text))
     files = [attributes_path, *value_files, *rule_files]
     digest = hashlib.sha256()

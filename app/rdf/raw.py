@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from app.dicom.header import Attr, InstanceHeader
-from app.namespaces import DCMTAG, FD, RDF, XSD, DataIris, private_attribute
+from app.dicom_model import Attr, InstanceHeader
+from app.namespaces import DCMPRIV, DCMTAG, FD, RDF, XSD, DataIris, private_attribute
 from app.rdf.terms import OBJECT_SEPARATOR, iri, literal, triple
 from app.rdf.values import comparable, convert
 
@@ -144,32 +144,31 @@ def series_triples(records: Iterable[InstanceRecord]) -> list[str]:
     return lines
 
 
-HIERARCHY = frozenset({TYPE, IN_SERIES, IN_STUDY})
+def _raw_attribute(predicate: str) -> bool:
+    """Return whether a predicate term is a DICOM attribute of the raw layer."""
+    return predicate.startswith(("<" + DCMTAG, "<" + DCMPRIV))
 
 
-def records_from_store(series: str, rows: Iterable[tuple[str, str, str]]) -> list[InstanceRecord]:
-    """Rebuild the records of a stored series from its raw triples (series and instance nodes).
+def records_from_store(
+    series: str, study: str, patient: str, rows: Iterable[tuple[str, str, str]]
+) -> list[InstanceRecord]:
+    """Rebuild the records of stored instances from the triples of their series and instance
+    nodes (other predicates, such as curated ones held in quarantine, are ignored).
 
-    Used when a later batch adds instances to a series already in the store, so that shared
-    values are decided over the whole series, exactly as if it had come in one batch.
+    Used when a batch writes a series that is in the store already, so that shared values are
+    decided over the whole series, exactly as if it had come in one batch.
     """
     by_subject: dict[str, dict[str, list[str]]] = {}
-    study = patient = ""
     for subject, predicate, obj in rows:
-        if predicate == IN_STUDY:
-            study = obj
-        if predicate == OF_PATIENT:
-            patient = obj
-        if predicate in HIERARCHY and not (predicate == IN_SERIES and obj == series):
-            continue
-        by_subject.setdefault(subject, {}).setdefault(predicate, []).append(obj)
+        if _raw_attribute(predicate) or predicate in (INVALID, IN_SERIES):
+            by_subject.setdefault(subject, {}).setdefault(predicate, []).append(obj)
 
     def props(pairs: dict[str, list[str]]) -> dict[str, str]:
         result: dict[str, str] = {}
         for predicate, objs in pairs.items():
             if predicate == INVALID:
                 result.update({INVALID + o: o for o in objs})
-            elif predicate not in (IN_SERIES, OF_PATIENT):
+            elif predicate != IN_SERIES:
                 result[predicate] = OBJECT_SEPARATOR.join(sorted(objs))
         return result
 

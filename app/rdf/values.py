@@ -3,6 +3,13 @@
 DS and IS go from their text to xsd:decimal / xsd:integer (never through float); DA, DT and TM
 to the XSD date/time type of the precision they have; what no XSD type holds keeps its text
 with a ``vr:`` datatype. See docs/rdf-model.md for the table.
+
+Every number has a size and precision bound, so that no value can be expanded into a huge
+literal (``1E999999999`` is a valid 11-character DS): a DS, IS, FL or FD value of more than
+64 characters (the standard allows 16 for DS, 12 for IS), a DS whose magnitude is outside the
+range of an IEEE 754 double (decimal exponent from -324 to 308 once normalised), and an
+integer outside the 64-bit range (-2**63 to 2**64 - 1, which holds SV and UV) are invalid:
+kept as text and flagged, like any other invalid value.
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ from app.namespaces import VR, XSD
 from app.rdf.terms import literal
 
 _DS = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
+_DS_PARTS = re.compile(r"^([+-]?[\d.]+)(?:[eE]([+-]?\d+))?$")
 _IS = re.compile(r"^[+-]?\d+$")
 _DA = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
 _TM = re.compile(r"^(\d{2})(\d{2})?(\d{2})?(\.\d{1,6})?$")
@@ -24,6 +32,13 @@ _AS = re.compile(r"^\d{3}[DWMY]$")
 _UI = re.compile(r"^[0-9]+(\.[0-9]+)*$")
 SINGLE_VALUED_TEXT = frozenset({"LT", "ST", "UT", "UR"})
 INTEGER_VRS = frozenset({"IS", "US", "SS", "UL", "SL", "UV", "SV"})
+MAX_NUMBER_CHARS = 64
+"""Longest DS, IS, FL or FD value accepted (the standard allows 16 characters for DS)."""
+DECIMAL_EXPONENTS = range(-324, 309)
+"""Decimal exponents of a non-zero DS once normalised (d.ddd x 10^n): IEEE 754 double range."""
+INTEGER_RANGE = range(-(2**63), 2**64)
+"""Integers accepted: the 64-bit range, signed (SV) and unsigned (UV)."""
+_DOUBLE_SPECIALS = {"nan": "NaN", "inf": "INF", "+inf": "INF", "-inf": "-INF"}
 
 
 def _valid_date(year: str, month: str, day: str) -> bool:
@@ -37,18 +52,15 @@ def _valid_date(year: str, month: str, day: str) -> bool:
 def convert_one(vr: str, text: str) -> str | None:
     """Return the literal of one value, or None when the value is invalid for its VR."""
     if vr == "DS":
-        if not _DS.match(text):
-            return None
-        if "e" in text.lower():  # exact, from the text: Decimal("1.5e1") is 15, no float
-            text = format(Decimal(text), "f")
-        return literal(text.lstrip("+"), XSD + "decimal")
+        number = _decimal(text)
+        return None if number is None else literal(number, XSD + "decimal")
     if vr in INTEGER_VRS:
-        return literal(text.lstrip("+"), XSD + "integer") if _IS.match(text) else None
+        if len(text) > MAX_NUMBER_CHARS or not _IS.match(text) or int(text) not in INTEGER_RANGE:
+            return None
+        return literal(text.lstrip("+"), XSD + "integer")
     if vr in ("FL", "FD"):
-        special = {"nan": "NaN", "inf": "INF", "-inf": "-INF"}.get(text)
-        try:
-            float(text)
-        except ValueError:
+        special = _DOUBLE_SPECIALS.get(text.lower())
+        if special is None and (len(text) > MAX_NUMBER_CHARS or not _DS.match(text)):
             return None
         return literal(special or text, XSD + "double")
     if vr == "DA":
@@ -72,6 +84,27 @@ def convert_one(vr: str, text: str) -> str | None:
     if vr == "AT":
         return literal(text, VR + "AT")
     return literal(text)
+
+
+def _decimal(text: str) -> str | None:
+    """Return the xsd:decimal text of a DS, or None when it is invalid or out of bounds."""
+    if len(text) > MAX_NUMBER_CHARS or not _DS.match(text):
+        return None
+    match = _DS_PARTS.match(text)
+    if match is None or match[2] is None:
+        return text.lstrip("+")
+    # Exact, from the text (no float): Decimal("1.5e1") is 15. The exponent is bounded
+    # before the value is expanded, so "1E999999999" never becomes a billion-digit literal.
+    mantissa = Decimal(match[1])
+    if mantissa.is_zero():
+        return "0"
+    exponent = int(match[2])
+    if mantissa.adjusted() + exponent not in DECIMAL_EXPONENTS:
+        return None
+    sign, digits, own = mantissa.as_tuple()
+    if not isinstance(own, int):  # NaN or Infinity: the pattern admits neither
+        return None
+    return format(Decimal((sign, digits, own + exponent)), "f").lstrip("+")
 
 
 def _datetime(text: str) -> str | None:

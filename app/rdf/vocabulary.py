@@ -2,19 +2,17 @@
 
 The Turtle is written by hand, not by rdflib's serializer, so that the output is byte-identical
 for the same dictionary: entries are sorted by tag and every statement has a fixed place.
-Run ``python -m app.rdf.vocabulary`` (``fairdicom vocabulary``) to regenerate
+Run ``fairdicom vocabulary`` to regenerate
 ``ontologies/dicom-tags.ttl``.
 """
 
 from __future__ import annotations
 
-import argparse
 import re
-import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from pathlib import Path
 
-from app.dicom.dictionary import DictionaryEntry, dictionary_entries, dictionary_version
+from app.dicom_model import DictionaryEntry
 from app.namespaces import DCMTAG, DCT, FD, OWL, RDF, RDFS, SKOS
 from app.rdf.terms import literal
 
@@ -22,7 +20,6 @@ __all__ = [
     "DEFAULT_OUTPUT",
     "VOCABULARY_IRI",
     "included",
-    "main",
     "render_tag_vocabulary",
     "write_tag_vocabulary",
 ]
@@ -31,7 +28,7 @@ VOCABULARY_IRI = "https://w3id.org/fairdicom/dicom"
 """The ontology IRI of the generated vocabulary (``rdfs:isDefinedBy`` of every property)."""
 
 DEFAULT_OUTPUT = Path(__file__).resolve().parents[2] / "ontologies" / "dicom-tags.ttl"
-"""Where :func:`main` writes the vocabulary: ``ontologies/dicom-tags.ttl`` in the source tree."""
+"""Where ``fairdicom vocabulary`` writes: ``ontologies/dicom-tags.ttl`` in the source tree."""
 
 _BASE = VOCABULARY_IRI.rsplit("/", 1)[0] + "/"
 _LOCAL_NAME = re.compile(r"[A-Za-z][A-Za-z0-9]*")
@@ -136,33 +133,10 @@ def render_tag_vocabulary(entries: Iterable[DictionaryEntry], version: str) -> t
     return _header(version, len(seen)) + "".join(body), len(seen)
 
 
-def write_tag_vocabulary(
-    entries: Iterable[DictionaryEntry], out: Path, *, version: str | None = None
-) -> int:
-    """Write the vocabulary of ``entries`` as Turtle to ``out`` and return the property count."""
-    text, count = render_tag_vocabulary(
-        entries, dictionary_version() if version is None else version
-    )
+def write_tag_vocabulary(entries: Iterable[DictionaryEntry], out: Path, version: str) -> int:
+    """Write the vocabulary of ``entries`` (of dictionary ``version``) as Turtle to ``out`` and
+    return the property count."""
+    text, count = render_tag_vocabulary(entries, version)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text, encoding="utf-8", newline="\n")
     return count
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Generate ``ontologies/dicom-tags.ttl`` (or ``--output``) from pydicom's dictionary."""
-    parser = argparse.ArgumentParser(
-        prog="python -m app.rdf.vocabulary",
-        description="Generate the dcmtag: vocabulary from the DICOM data dictionary.",
-    )
-    parser.add_argument(
-        "-o", "--output", type=Path, default=DEFAULT_OUTPUT, help="Turtle file to write"
-    )
-    args = parser.parse_args(argv)
-    out: Path = args.output
-    count = write_tag_vocabulary(dictionary_entries(), out)
-    print(f"wrote {count} properties to {out}", file=sys.stderr)
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

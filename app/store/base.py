@@ -6,7 +6,7 @@ the engine's own classes; a remote SPARQL 1.1 backend implements the same method
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import BinaryIO, Protocol
 
 EXPORT_FORMATS = ("nquads", "trig", "turtle", "ntriples")
@@ -34,10 +34,32 @@ class GraphStore(Protocol):
         ...
 
     def replace(
-        self, deletes: Mapping[str, Iterable[str]], inserts: Mapping[str, list[str]]
+        self,
+        deletes: Mapping[str, Iterable[str]],
+        inserts: Mapping[str, list[str]],
+        orphans: Mapping[str, Sequence[Iterable[str]]] | None = None,
     ) -> None:
         """In one transaction, drop every triple of the given subjects from each graph
-        (graph IRI -> subject terms) and add the given lines (graph IRI -> N-Triples lines)."""
+        (graph IRI -> subject terms), add the given lines (graph IRI -> N-Triples lines), then
+        drop the triples of the ``orphans`` candidates that nothing in their graph refers to
+        any more (graph IRI -> levels of node terms, checked level by level: a node that may
+        refer to a candidate comes in an earlier level than that candidate)."""
+        ...
+
+    def existing_subjects(self, subjects: Iterable[str], graphs: Iterable[str]) -> set[str]:
+        """Return the subject terms that have at least one triple in one of the graphs (an
+        index lookup per subject, never a scan)."""
+        ...
+
+    def triples_of(self, subjects: Iterable[str], graph: str) -> list[tuple[str, str, str]]:
+        """Return every triple of these subject terms in a graph (index lookups)."""
+        ...
+
+    def subjects_with(
+        self, predicate: str, objects: Iterable[str], graph: str
+    ) -> list[tuple[str, str]]:
+        """Return the (subject, object) pairs of the triples ``?s predicate object`` in a graph,
+        for each of the object terms (index lookups)."""
         ...
 
     def add(self, inserts: Mapping[str, list[str]]) -> None:

@@ -6,8 +6,9 @@ results are consumed in the thread that ran the query, an update is one transact
 
 from __future__ import annotations
 
+import errno
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import BinaryIO
 
@@ -16,13 +17,7 @@ import pyoxigraph as ox
 from app.errors import StoreError
 from app.namespaces import PREFIXES
 from app.sparql_files import sparql
-
-_FORMATS = {
-    "nquads": ox.RdfFormat.N_QUADS,
-    "trig": ox.RdfFormat.TRIG,
-    "turtle": ox.RdfFormat.TURTLE,
-    "ntriples": ox.RdfFormat.N_TRIPLES,
-}
+from app.store import query_formats
 
 
 class _OxigraphStore:
@@ -61,10 +56,13 @@ class _OxigraphStore:
         try:
             self._store.update(update)
         except OSError as exc:
-            raise StoreError(f"{self.location}: write failed: {exc}") from exc
+            raise write_error(self.location, exc) from None
 
     def replace(
-        self, deletes: Mapping[str, Iterable[str]], inserts: Mapping[str, list[str]]
+        self,
+        deletes: Mapping[str, Iterable[str]],
+        inserts: Mapping[str, list[str]],
+        orphans: Mapping[str, Sequence[Iterable[str]]] | None = None,
     ) -> None:
         parts = []
         for graph, subjects in deletes.items():
@@ -80,8 +78,44 @@ class _OxigraphStore:
         )
         if data:
             parts.append(f"INSERT DATA {{\n{data}}}")
+        for graph, levels in (orphans or {}).items():
+            for nodes in levels:
+                values = " ".join(nodes)
+                if values:
+                    parts.append(
+                        sparql(__file__, "delete_orphans")
+                        .replace("$GRAPH", f"<{graph}>")
+                        .replace("$NODES", values)
+                    )
         if parts:
             self.update(" ;\n".join(parts))
+
+    def existing_subjects(self, subjects: Iterable[str], graphs: Iterable[str]) -> set[str]:
+        named = [ox.NamedNode(g) for g in graphs]
+        found = set()
+        for subject in subjects:
+            node = _node(subject)
+            if any(next(self._store.quads_for_pattern(node, None, None, g), None) for g in named):
+                found.add(subject)
+        return found
+
+    def triples_of(self, subjects: Iterable[str], graph: str) -> list[tuple[str, str, str]]:
+        named = ox.NamedNode(graph)
+        return [
+            (subject, str(quad.predicate), str(quad.object))
+            for subject in subjects
+            for quad in self._store.quads_for_pattern(_node(subject), None, None, named)
+        ]
+
+    def subjects_with(
+        self, predicate: str, objects: Iterable[str], graph: str
+    ) -> list[tuple[str, str]]:
+        named, link = ox.NamedNode(graph), _node(predicate)
+        return [
+            (str(quad.subject), obj)
+            for obj in objects
+            for quad in self._store.quads_for_pattern(None, link, _node(obj), named)
+        ]
 
     def add(self, inserts: Mapping[str, list[str]]) -> None:
         quads = "".join(
@@ -90,7 +124,7 @@ class _OxigraphStore:
         try:
             self._store.load(quads, format=ox.RdfFormat.N_QUADS)
         except OSError as exc:
-            raise StoreError(f"{self.location}: write failed: {exc}") from exc
+            raise write_error(self.location, exc) from None
 
     def load_lines(self, lines: list[str], graph: str | None = None) -> None:
         """Add N-Triples lines (to a named graph, or to the default graph)."""
@@ -98,7 +132,7 @@ class _OxigraphStore:
         self._store.load("".join(lines), format=ox.RdfFormat.N_TRIPLES, to_graph=target)
 
     def dump(self, out: BinaryIO, fmt: str, graph: str | None = None) -> None:
-        rdf_format = _FORMATS[fmt]
+        rdf_format = query_formats.rdf_format(fmt)
         prefixes = PREFIXES if rdf_format in (ox.RdfFormat.TURTLE, ox.RdfFormat.TRIG) else None
         if graph is None and not rdf_format.supports_datasets:
             # Turtle and N-Triples hold one graph: write the union of all named graphs.
@@ -124,13 +158,36 @@ class _OxigraphStore:
 
     def flush(self) -> None:
         """Write what RocksDB holds in memory to disk (keeps memory flat on long ingests)."""
-        self._store.flush()
+        try:
+            self._store.flush()
+        except OSError as exc:
+            raise write_error(self.location, exc) from None
 
     def close(self) -> None:
         """Flush, then drop the engine's handle so that RocksDB releases the directory now."""
-        if self._handle is not None and not self._read_only:
-            self._handle.flush()
-        self._handle = None
+        handle, self._handle = self._handle, None
+        if handle is not None and not self._read_only:
+            try:
+                handle.flush()
+            except OSError as exc:
+                raise write_error(self.location, exc) from None
+
+
+def write_error(location: str, exc: OSError) -> StoreError:
+    """Turn a failed write into a message that names the store and says what to do next."""
+    text = str(exc)
+    if exc.errno == errno.ENOSPC or "No space left" in text:
+        cause = "the disk is full (no space left on device)"
+    elif exc.errno == errno.EFBIG or "File too large" in text:
+        cause = "a file of the store reached the file size limit (file too large)"
+    elif exc.strerror:
+        cause = exc.strerror
+    else:
+        cause = text.splitlines()[0][:200] if text else type(exc).__name__
+    return StoreError(
+        f"cannot write to the store {location}: {cause}. The batches committed before are "
+        "kept; make room, then run the same command again to complete the store."
+    )
 
 
 class EmbeddedStore(_OxigraphStore):
@@ -159,6 +216,11 @@ class MemoryStore(_OxigraphStore):
 
     def __init__(self) -> None:
         super().__init__(ox.Store(), ":memory:")
+
+
+def _node(term: str) -> ox.NamedNode:
+    """Return the engine's node for an IRI term in N-Triples form (``<iri>``)."""
+    return ox.NamedNode(term[1:-1])
 
 
 _SYNTAX_ERROR = re.compile(r"error at (\d+):(\d+): (.*)", re.DOTALL)

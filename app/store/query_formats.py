@@ -1,72 +1,70 @@
-"""Result formats of the SPARQL endpoint and content negotiation between them.
+"""The engine's serialisers for the registry's formats, and negotiation by query form.
 
-Pure Python (no engine import), so that the query service can negotiate before it sends a
-query to a worker process, and the worker can negotiate once it knows the query form.
+The formats themselves are declared once, in :mod:`app.media_types`; this module only says
+which pyoxigraph format writes each of them (looked up by registry name, so that the store
+stays the only user of pyoxigraph) and which formats each query form offers.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from app.errors import NotAcceptable
+import pyoxigraph as ox
+
+from app import media_types
+from app.media_types import Format
 
 SOLUTIONS = "solutions"
 """The form of SELECT and ASK queries: SPARQL query results."""
 GRAPH = "graph"
 """The form of CONSTRUCT and DESCRIBE queries (and Graph Store reads): an RDF graph."""
 
-RESULT_TYPES: dict[str, tuple[str, ...]] = {
-    "application/sparql-results+json": ("json", "srj", "application/json"),
-    "application/sparql-results+xml": ("xml", "srx", "application/xml", "text/xml"),
-    "text/csv": ("csv",),
-    "text/tab-separated-values": ("tsv",),
+OFFERS: dict[str, tuple[Format, ...]] = {
+    SOLUTIONS: media_types.RESULTS,
+    GRAPH: media_types.RDF,
 }
-"""Media types of SPARQL query results, best first, with the short names that select them."""
+"""The formats each query form is answered in, the default first."""
 
-GRAPH_TYPES: dict[str, tuple[str, ...]] = {
-    "text/turtle": ("turtle", "ttl", "application/x-turtle"),
-    "application/n-triples": ("nt", "ntriples", "n-triples", "text/plain"),
-    "application/rdf+xml": ("rdfxml", "rdf", "xml", "application/xml", "text/xml"),
-    "application/ld+json": ("jsonld", "json-ld", "json", "application/json"),
-    "application/n-quads": ("nquads", "nq", "n-quads"),
-    "application/trig": ("trig",),
+_ENGINE: dict[str, ox.RdfFormat | ox.QueryResultsFormat] = {
+    "sparql-json": ox.QueryResultsFormat.JSON,
+    "sparql-xml": ox.QueryResultsFormat.XML,
+    "csv": ox.QueryResultsFormat.CSV,
+    "tsv": ox.QueryResultsFormat.TSV,
+    "turtle": ox.RdfFormat.TURTLE,
+    "ntriples": ox.RdfFormat.N_TRIPLES,
+    "rdfxml": ox.RdfFormat.RDF_XML,
+    "jsonld": ox.RdfFormat.JSON_LD,
+    "n3": ox.RdfFormat.TURTLE,  # Turtle is N3 too; the engine's N3 writer writes N-Triples
+    "nquads": ox.RdfFormat.N_QUADS,
+    "trig": ox.RdfFormat.TRIG,
 }
-"""Media types of RDF graphs, best first, with the short names that select them."""
+"""The engine's writer of each registry format, by registry name."""
+_NAMES = {fmt.media_type: fmt.name for fmt in media_types.FORMATS}
 
 
-def _table(form: str) -> dict[str, tuple[str, ...]]:
-    return GRAPH_TYPES if form == GRAPH else RESULT_TYPES
+def rdf_format(name: str) -> ox.RdfFormat:
+    """Return the engine's writer of the RDF format with this registry name or media type."""
+    found = _ENGINE.get(_NAMES.get(name, name))
+    if not isinstance(found, ox.RdfFormat):
+        raise KeyError(f"{name} is not an RDF format")
+    return found
 
 
-def _normal(entry: str) -> str:
-    return entry.split(";", 1)[0].strip().lower()
+def results_format(name: str) -> ox.QueryResultsFormat:
+    """Return the engine's writer of the results format with this registry name or media type."""
+    found = _ENGINE.get(_NAMES.get(name, name))
+    if not isinstance(found, ox.QueryResultsFormat):
+        raise KeyError(f"{name} is not a SPARQL results format")
+    return found
 
 
-def pick(form: str, accept: Sequence[str]) -> str | None:
-    """Return the first media type of ``accept`` that fits the query form, or None."""
-    table = _table(form)
-    for entry in [_normal(a) for a in accept] or ["*/*"]:
-        if entry in ("", "*", "*/*"):
-            return next(iter(table))
-        if entry.endswith("/*"):
-            major = entry[:-1]
-            found = next((t for t in table if t.startswith(major)), None)
-            if found:
-                return found
-            continue
-        for media_type, names in table.items():
-            if entry == media_type or entry in names:
-                return media_type
-    return None
+RESULT_FORMATS = {fmt.media_type: results_format(fmt.name) for fmt in media_types.RESULTS}
+"""The engine's writer of each results format, by the media type a reply is labelled with."""
+RDF_FORMATS = {fmt.media_type: rdf_format(fmt.name) for fmt in media_types.RDF}
+"""The engine's writer of each RDF format, by the media type a reply is labelled with."""
 
 
 def negotiate(form: str, accept: Sequence[str]) -> str:
-    """Return the media type to answer with, or raise NotAcceptable naming the choices."""
-    chosen = pick(form, accept)
-    if chosen is None:
-        what = "an RDF graph" if form == GRAPH else "SPARQL query results"
-        raise NotAcceptable(
-            f"this query returns {what}; none of {', '.join(accept) or '(nothing)'} fits. "
-            f"Accept one of: {', '.join(_table(form))}"
-        )
-    return chosen
+    """Return the media type to answer a query form with, or raise NotAcceptable naming the
+    formats it is offered in (``accept``: what the client asks for, see app.media_types)."""
+    return media_types.negotiate(OFFERS[form], accept).media_type

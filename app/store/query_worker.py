@@ -25,7 +25,7 @@ import pyoxigraph as ox
 
 from app.errors import FairdicomError, Forbidden, QuerySyntaxError, StoreError, UsageError
 from app.namespaces import PREFIXES
-from app.store.query_formats import GRAPH, SOLUTIONS, negotiate
+from app.store.query_formats import GRAPH, RDF_FORMATS, RESULT_FORMATS, SOLUTIONS, negotiate
 from app.store.sandbox import forbid_network
 
 if TYPE_CHECKING:
@@ -79,22 +79,6 @@ class Reply:
 
 
 Request = QueryRequest | GraphRequest | ParseRequest
-
-RESULT_FORMATS = {
-    "application/sparql-results+json": ox.QueryResultsFormat.JSON,
-    "application/sparql-results+xml": ox.QueryResultsFormat.XML,
-    "text/csv": ox.QueryResultsFormat.CSV,
-    "text/tab-separated-values": ox.QueryResultsFormat.TSV,
-}
-RDF_FORMATS = {
-    "text/turtle": ox.RdfFormat.TURTLE,
-    "application/n-triples": ox.RdfFormat.N_TRIPLES,
-    "application/rdf+xml": ox.RdfFormat.RDF_XML,
-    "application/ld+json": ox.RdfFormat.JSON_LD,
-    "application/n-quads": ox.RdfFormat.N_QUADS,
-    "application/trig": ox.RdfFormat.TRIG,
-}
-
 
 RETRY_DELAYS = (0.0, 0.02, 0.1, 0.3)
 """Pauses before reading again when the store changed under a read (files compacted away)."""

@@ -11,7 +11,6 @@ JSON-LD) or its RDF, and ``.../dump.nq.gz`` its gzip N-Quads dump.
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 
 from flask import Blueprint, Response, render_template, request, send_file
@@ -21,42 +20,34 @@ from rdflib.term import Node
 from werkzeug.exceptions import NotFound
 
 from app.catalog.dump import dump_path
-from app.catalog.graph import catalog_graph_iri, catalog_iri
+from app.catalog.graph import catalog_iri
 from app.catalog.landing import catalog_rows, dataset_view, schema_org
 from app.errors import UsageError
+from app.media_types import DOCUMENT, HTML, Format
 from app.namespaces import DataIris
-from app.sparql_files import sparql
-from app.web.protocol import HTML, conditional_get, negotiate, service, settings
+from app.web.catalog_cache import catalog_graph, closure
+from app.web.protocol import conditional_get, negotiate, settings
 
 bp = Blueprint("catalog", __name__, template_folder="templates")
 
 HYDRA = Namespace("http://www.w3.org/ns/hydra/core#")
-RDF_TYPES = {
-    "text/turtle": "turtle",
-    "application/rdf+xml": "xml",
-    "application/ld+json": "json-ld",
-    "application/n-triples": "nt",
-}
-"""RDF media types offered (Turtle first: the default) with their rdflib format."""
 DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 1000
-_cache: dict[str, tuple[str, Graph]] = {}
-_cache_lock = threading.Lock()
 
 
 @bp.route("/catalog")
 def catalog() -> Response:
     """Return one Hydra page of the catalogue in the negotiated format."""
-    media_type = negotiate([*RDF_TYPES, HTML])
+    fmt = negotiate(DOCUMENT)
     page, size = _int_arg("page", 1, None), _int_arg("pageSize", DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
-    return conditional_get(lambda: _catalog_page(media_type, page, size))
+    return conditional_get(lambda: _catalog_page(fmt, page, size))
 
 
 @bp.route("/catalog/dataset/<slug>")
 def dataset(slug: str) -> Response:
     """Return a dataset's landing page (HTML) or its description (RDF)."""
-    media_type = negotiate([*RDF_TYPES, HTML])
-    return conditional_get(lambda: _dataset(slug, media_type))
+    fmt = negotiate(DOCUMENT)
+    return conditional_get(lambda: _dataset(slug, fmt))
 
 
 @bp.route("/catalog/dataset/<slug>/dump.nq.gz")
@@ -73,22 +64,6 @@ def _iris() -> DataIris:
     return DataIris(settings().base_iri)
 
 
-def catalog_graph() -> Graph:
-    """Return the catalogue graph of the current store generation (parsed once per change)."""
-    generation = service().generation()
-    key = settings().store
-    with _cache_lock:
-        cached = _cache.get(key)
-        if cached and cached[0] == generation:
-            return cached[1]
-    text = sparql(__file__, "catalog_graph").replace("$CATALOG", f"<{catalog_graph_iri(_iris())}>")
-    result = service().query(text, accept=["application/n-triples"])
-    graph = Graph().parse(data=result.body.decode("utf-8"), format="nt")
-    with _cache_lock:
-        _cache[key] = (generation, graph)
-    return graph
-
-
 def _int_arg(name: str, default: int, most: int | None) -> int:
     raw = request.args.get(name)
     if raw is None:
@@ -99,28 +74,17 @@ def _int_arg(name: str, default: int, most: int | None) -> int:
     return int(raw)
 
 
-def closure(graph: Graph, start: Node, stop: set[Node], out: Graph) -> None:
-    """Copy the triples of ``start`` and of the nodes it leads to, not entering ``stop``."""
-    todo: list[Node] = [start]
-    seen = {start}
-    while todo:
-        node = todo.pop()
-        for p, o in graph.predicate_objects(node):
-            out.add((node, p, o))
-            if not isinstance(o, Literal) and o not in seen and o not in stop:
-                seen.add(o)
-                todo.append(o)
-
-
-def _respond(graph: Graph, media_type: str) -> Response:
+def _respond(graph: Graph, fmt: Format) -> Response:
+    if fmt.rdflib is None:
+        raise TypeError(f"{fmt.label} is not an RDF format")
     graph.bind("hydra", HYDRA)
-    body = graph.serialize(format=RDF_TYPES[media_type])
-    response = Response(body, mimetype=media_type)
+    body = graph.serialize(format=fmt.rdflib)
+    response = Response(body, mimetype=fmt.media_type)
     response.vary.add("Accept")
     return response
 
 
-def _catalog_page(media_type: str, page: int, size: int) -> Response:
+def _catalog_page(fmt: Format, page: int, size: int) -> Response:
     graph, iris = catalog_graph(), _iris()
     cat = URIRef(catalog_iri(iris))
     if (cat, RDF.type, DCAT.Catalog) not in graph:
@@ -162,32 +126,33 @@ def _catalog_page(media_type: str, page: int, size: int) -> Response:
         out.add((view, HYDRA.next, link(page + 1)))
     if page > 1:
         out.add((view, HYDRA.previous, link(page - 1)))
-    if media_type != HTML:
-        return _respond(out, media_type)
+    if fmt != HTML:
+        return _respond(out, fmt)
     pages = {"first": 1, "previous": page - 1 if page > 1 else None, "last": last}
     pages["next"] = page + 1 if page < last else None
     rows = catalog_rows(graph, [URIRef(str(d)) for d in chosen])
     page_html = render_template(
         "catalog/catalog.html", rows=rows, total=total, page=page, size=size, pages=pages
     )
-    return Response(page_html, mimetype=HTML)
+    return Response(page_html, mimetype=HTML.media_type)
 
 
-def _dataset(slug: str, media_type: str) -> Response:
+def _dataset(slug: str, fmt: Format) -> Response:
     graph, iris = catalog_graph(), _iris()
     node = URIRef(iris.dataset(slug))
     if (node, RDF.type, DCAT.Dataset) not in graph:
         raise NotFound(f"no dataset {slug!r} in the catalogue")
-    if media_type != HTML:
+    if fmt != HTML:
         cat = URIRef(catalog_iri(iris))
         out = Graph(namespace_manager=graph.namespace_manager)
         others = set(graph.subjects(RDF.type, DCAT.Dataset)) - {node}
         closure(graph, node, {cat, *others}, out)
         for record in graph.subjects(FOAF.primaryTopic, node):
             closure(graph, record, {cat, node}, out)
-        return _respond(out, media_type)
+        return _respond(out, fmt)
     view = dataset_view(graph, node, iris)
     json_ld = schema_org(view)
     return Response(
-        render_template("catalog/dataset.html", view=view, json_ld=json_ld), mimetype=HTML
+        render_template("catalog/dataset.html", view=view, json_ld=json_ld),
+        mimetype=HTML.media_type,
     )

@@ -16,6 +16,7 @@ from werkzeug.exceptions import NotFound, UnsupportedMediaType
 from werkzeug.http import parse_options_header
 from werkzeug.sansio.multipart import Data, Epilogue, Field, File, MultipartDecoder, NeedData
 
+from app import media_types
 from app.errors import UsageError
 from app.web.protocol import (
     accepted,
@@ -32,26 +33,6 @@ bp = Blueprint("graph_store", __name__)
 
 METHODS = ["GET", "PUT", "POST", "DELETE"]  # HEAD and OPTIONS come with them
 MULTIPART = "multipart/form-data"
-RDF_TYPES = {
-    "text/turtle": "text/turtle",
-    "application/x-turtle": "text/turtle",
-    "application/n-triples": "application/n-triples",
-    "text/plain": "application/n-triples",
-    "application/rdf+xml": "application/rdf+xml",
-    "application/xml": "application/rdf+xml",
-    "application/ld+json": "application/ld+json",
-    "application/n-quads": "application/n-quads",
-    "application/trig": "application/trig",
-}
-EXTENSIONS = {
-    "ttl": "text/turtle",
-    "nt": "application/n-triples",
-    "rdf": "application/rdf+xml",
-    "owl": "application/rdf+xml",
-    "jsonld": "application/ld+json",
-    "nq": "application/n-quads",
-    "trig": "application/trig",
-}
 
 
 @bp.route("/store", methods=METHODS)
@@ -103,7 +84,7 @@ def _serve(graph: str | None) -> Response:
 
 
 def _get(graph: str | None) -> Response:
-    result = service().graph_get(graph, accepted(request.args.get("format")))
+    result = service().graph_get(graph, accepted(request.args.getlist("format")))
     if result is None:
         raise NotFound(f"there is no graph {graph}")
     response = result_response(result.body, result.media_type, result.truncated)
@@ -127,9 +108,7 @@ def _document() -> tuple[bytes, str]:
     if not data and not request.headers.get("Content-Type"):
         return data, "application/n-triples"  # an empty body is an empty graph
     mimetype, _ = body_type()
-    if mimetype not in RDF_TYPES:
-        raise UnsupportedMediaType(f"{mimetype} is not an RDF format fairdicom reads")
-    return data, RDF_TYPES[mimetype]
+    return data, _rdf_type(mimetype, f"{mimetype} is not an RDF format fairdicom reads")
 
 
 def _documents() -> list[tuple[bytes, str]]:
@@ -164,7 +143,15 @@ def _part_type(part: Field | File) -> str:
     """Return the RDF media type of one multipart part, from its header or file name."""
     mimetype, _ = parse_options_header(part.headers.get("Content-Type", ""))
     if not mimetype and isinstance(part, File):
-        mimetype = EXTENSIONS.get(part.filename.rsplit(".", 1)[-1].lower(), "")
-    if mimetype.lower() not in RDF_TYPES:
-        raise UnsupportedMediaType(f"part {part.name!r} is not in an RDF format fairdicom reads")
-    return RDF_TYPES[mimetype.lower()]
+        found = media_types.by_extension(part.filename.rsplit(".", 1)[-1], media_types.RDF)
+        mimetype = found.media_type if found else ""
+    return _rdf_type(mimetype, f"part {part.name!r} is not in an RDF format fairdicom reads")
+
+
+def _rdf_type(mimetype: str, refusal: str) -> str:
+    """Return the registry's media type of an RDF request body, or refuse it with 415."""
+    found = media_types.find(mimetype, media_types.RDF) if "/" in mimetype else None
+    if found is None:
+        offer = ", ".join(fmt.media_type for fmt in media_types.RDF)
+        raise UnsupportedMediaType(f"{refusal}: send one of {offer}")
+    return found.media_type

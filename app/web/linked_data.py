@@ -4,7 +4,8 @@ Convention: data IRIs ``{base_iri}id/{kind}/{key}`` are slash IRIs served direct
 200 (no hash IRI, no 303 redirect): the document at an IRI is the description of the
 resource it names, i.e. every triple with it as subject in any named graph plus the
 ``rdfs:label`` of its objects. Browsers (``Accept: text/html``) get an HTML page, other
-clients Turtle by default, or JSON-LD, RDF/XML or N-Triples by ``Accept`` or ``?format=``;
+clients Turtle by default, or any RDF format of :data:`app.media_types.RDF` (JSON-LD,
+RDF/XML, N-Triples, N3, N-Quads, TriG) by ``Accept`` or ``?format=``, as at ``/sparql``;
 ``Link: rel="alternate"`` headers name the other formats. An IRI without triples is 404.
 """
 
@@ -17,10 +18,11 @@ from typing import Any
 from flask import Blueprint, Response, render_template, request, url_for
 from werkzeug.exceptions import NotFound
 
+from app import media_types
+from app.media_types import DOCUMENT, HTML, RDF, Format
 from app.namespaces import PREFIXES
 from app.sparql_files import sparql
 from app.web.protocol import (
-    HTML,
     conditional_get,
     iri_ref,
     negotiate,
@@ -30,14 +32,6 @@ from app.web.protocol import (
 )
 
 bp = Blueprint("linked_data", __name__, template_folder="templates")
-
-RDF_TYPES: dict[str, str] = {
-    "text/turtle": "ttl",
-    "application/ld+json": "jsonld",
-    "application/rdf+xml": "rdf",
-    "application/n-triples": "nt",
-}
-"""RDF media types offered, the default first, with their ``?format=`` names."""
 
 
 @dataclass(frozen=True)
@@ -53,14 +47,14 @@ class Term:
 def resource(rest: str) -> Response:
     """Describe the resource ``{base_iri}id/{rest}`` in the negotiated format."""
     iri = _base() + "id/" + rest
-    media_type = negotiate(["text/turtle", HTML, *list(RDF_TYPES)[1:]])
-    return conditional_get(lambda: _describe(iri, media_type))
+    fmt = negotiate(DOCUMENT)
+    return conditional_get(lambda: _describe(iri, fmt))
 
 
 @bp.route("/.well-known/void")
 def void() -> Response:
     """Describe the store as a VoID dataset in the negotiated RDF format."""
-    media_type = negotiate(list(RDF_TYPES))
+    fmt = negotiate(RDF)
     base = _base()
     text = (
         sparql(__file__, "void")
@@ -68,7 +62,7 @@ def void() -> Response:
         .replace("$ENDPOINT", iri_ref(base + "sparql"))
         .replace("$URISPACE", json.dumps(base + "id/"))
     )
-    return conditional_get(lambda: _rdf(text, media_type))
+    return conditional_get(lambda: _rdf(text, fmt))
 
 
 def _base() -> str:
@@ -76,43 +70,45 @@ def _base() -> str:
     return base if base.endswith("/") else base + "/"
 
 
-def _describe(iri: str, media_type: str) -> Response:
+def _describe(iri: str, fmt: Format) -> Response:
     """Answer the description of one IRI, or 404 when the store says nothing of it."""
     resource = iri_ref(iri)
     rows = _rows(sparql(__file__, "describe_rows").replace("$RESOURCE", resource))
     if not rows:
-        if media_type == HTML:
+        if fmt == HTML:
             page = render_template("linked_data/not_found.html", iri=iri)
-            return _linked(Response(page, 404, mimetype=HTML), media_type)
+            return _linked(Response(page, 404, mimetype=HTML.media_type), fmt)
         raise NotFound(f"the store has no triple about {iri}")
-    if media_type != HTML:
-        return _rdf(sparql(__file__, "describe").replace("$RESOURCE", resource), media_type)
+    if fmt != HTML:
+        return _rdf(sparql(__file__, "describe").replace("$RESOURCE", resource), fmt)
     table = [(_term(row["p"]), _term(row["o"]), row.get("label", {}).get("value")) for row in rows]
-    alternates = {name: f"{request.base_url}?format={name}" for name in RDF_TYPES.values()}
+    alternates = [(other, _alternate(other)) for other in DOCUMENT if other != HTML]
     page = render_template("linked_data/resource.html", iri=iri, rows=table, alt=alternates)
-    return _linked(Response(page, mimetype=HTML), media_type)
+    return _linked(Response(page, mimetype=HTML.media_type), fmt)
 
 
 def _rows(text: str) -> list[dict[str, Any]]:
-    result = service().query(text, accept=["application/sparql-results+json"])
+    result = service().query(text, accept=[media_types.SPARQL_JSON.media_type])
     bindings: list[dict[str, Any]] = json.loads(result.body)["results"]["bindings"]
     return bindings
 
 
-def _rdf(text: str, media_type: str) -> Response:
-    result = service().query(text, accept=[media_type])
-    return _linked(result_response(result.body, result.media_type, result.truncated), media_type)
+def _rdf(text: str, fmt: Format) -> Response:
+    result = service().query(text, accept=[fmt.media_type])
+    return _linked(result_response(result.body, result.media_type, result.truncated), fmt)
 
 
-def _linked(response: Response, media_type: str) -> Response:
+def _alternate(fmt: Format) -> str:
+    return f"{request.base_url}?format={fmt.short}"
+
+
+def _linked(response: Response, fmt: Format) -> Response:
     """Add ``Link: rel="alternate"`` headers for the other formats, and ``Vary: Accept``."""
-    types = dict(RDF_TYPES)
-    if request.endpoint == "linked_data.resource":
-        types[HTML] = "html"
-    for other, name in types.items():
-        if other != media_type:
-            url = f"{request.base_url}?format={name}"
-            response.headers.add("Link", f'<{url}>; rel="alternate"; type="{other}"')
+    offered = DOCUMENT if request.endpoint == "linked_data.resource" else RDF
+    for other in offered:
+        if other != fmt:
+            link = f'<{_alternate(other)}>; rel="alternate"; type="{other.media_type}"'
+            response.headers.add("Link", link)
     response.vary.add("Accept")
     return response
 

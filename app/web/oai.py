@@ -1,12 +1,14 @@
 """``/oai``: an OAI-PMH 2.0 repository over the datasets of the DCAT catalogue graph.
 
-Records are the ``dcat:Dataset`` resources of ``{base}graph/catalog`` (read through the
-catalogue blueprint's per-generation cache), identified as ``oai:<host>:<slug>`` and
-datestamped with their ``dct:modified`` (granularity ``YYYY-MM-DDThh:mm:ssZ``). Formats:
+Records are the ``dcat:Dataset`` resources of ``{base}graph/catalog`` (read through
+:mod:`app.web.catalog_cache`, parsed once per store generation), identified as
+``oai:<host>:<slug>`` and datestamped with their ``dct:modified`` (granularity
+``YYYY-MM-DDThh:mm:ssZ``). Formats:
 ``oai_dc``, ``oai_datacite`` (OpenAIRE Guidelines for Data Archives) and ``dcat_ap`` (the
 dataset's DCAT RDF/XML). Sets: ``openaire_data`` (every dataset) and ``access_<level>`` per
 access level. Lists are paged by the ``oai_page_size`` setting (default 50); a resumption
-token encodes the offset and the arguments of the request.
+token encodes the offset and the arguments of the request. Identify's ``adminEmail`` is the
+catalogue publisher's contact email, else the ``oai_admin_email`` setting, else ``admin@<host>``.
 """
 
 from __future__ import annotations
@@ -19,13 +21,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import urlparse
 
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Response, request
 from rdflib import Graph, Literal, URIRef
 from rdflib.namespace import DCAT, DCTERMS, FOAF, RDF, RDFS, SKOS
 
 from app.catalog.graph import CV, DCATAP, HEALTH, SPDX, VCARD, catalog_iri
 from app.namespaces import DataIris
-from app.web.catalog import catalog_graph, closure
+from app.web.catalog_cache import catalog_graph, closure
 from app.web.protocol import settings
 
 bp = Blueprint("oai", __name__)
@@ -191,7 +193,7 @@ def _identify(body: ET.Element, graph: Graph) -> None:
     cat = URIRef(catalog_iri(DataIris(settings().base_iri)))
     title = graph.value(cat, DCTERMS.title)
     point = graph.value(graph.value(cat, DCTERMS.publisher), CV.contactPoint)
-    email = str(graph.value(point, CV.email) or current_app.config.get("OAI_ADMIN_EMAIL", ""))
+    email = str(graph.value(point, CV.email) or settings().oai_admin_email)
     stamps = [r.datestamp for r in _records(graph)]
     for name, value in [
         ("repositoryName", str(title or "fairdicom")),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from urllib.parse import parse_qsl, quote
 
 from flask import Response, current_app, request
@@ -12,24 +12,12 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import UnsupportedMediaType
 from werkzeug.http import parse_options_header
 
+from app import media_types
 from app.config import Settings
-from app.errors import Forbidden, NotAcceptable, Unauthorized, UsageError
+from app.errors import Forbidden, Unauthorized, UsageError
+from app.media_types import Format
 from app.query.service import QueryService
 
-HTML = "text/html"
-RDF_FORMAT_NAMES = {
-    "html": HTML,
-    "ttl": "text/turtle",
-    "turtle": "text/turtle",
-    "jsonld": "application/ld+json",
-    "json-ld": "application/ld+json",
-    "rdf": "application/rdf+xml",
-    "rdfxml": "application/rdf+xml",
-    "xml": "application/rdf+xml",
-    "nt": "application/n-triples",
-    "ntriples": "application/n-triples",
-}
-"""Short names ``?format=`` accepts on the pages that serve RDF documents."""
 SETTINGS_KEY = "fairdicom.settings"
 SERVICE_KEY = "fairdicom.query"
 UTF8 = ("utf-8", "utf8", "us-ascii", "ascii")
@@ -76,12 +64,10 @@ def body_type() -> tuple[str, str | None]:
     return mimetype.lower(), charset
 
 
-def accepted(fmt: str | None) -> list[str]:
-    """Return what the client accepts, best first: ``format=`` if given, else ``Accept``."""
-    if fmt:
-        return [fmt.strip()]
-    types = [value for value, quality in request.accept_mimetypes if quality > 0]
-    return types or ["*/*"]
+def accepted(formats: Sequence[str]) -> list[str]:
+    """Return what the client asks for, in its order: the ``format=`` values if any, else
+    the entries of ``Accept`` (see :func:`app.media_types.negotiate`)."""
+    return media_types.wishes(formats, request.headers.get("Accept"))
 
 
 def require_admin() -> None:
@@ -132,16 +118,7 @@ def result_response(body: bytes, media_type: str, truncated: bool = False) -> Re
     return response
 
 
-def negotiate(offered: list[str]) -> str:
-    """Return the media type of ``offered`` asked for by ``?format=`` or Accept (the first one
-    when the client says nothing); raise NotAcceptable otherwise."""
-    fmt = request.args.get("format", "").strip().lower()
-    if fmt:
-        chosen = RDF_FORMAT_NAMES.get(fmt, fmt)
-    elif not request.accept_mimetypes.provided:
-        chosen = offered[0]
-    else:
-        chosen = request.accept_mimetypes.best_match(offered) or ""
-    if chosen not in offered:
-        raise NotAcceptable(f"{fmt or request.headers.get('Accept')}: offer {', '.join(offered)}")
-    return chosen
+def negotiate(offered: Sequence[Format]) -> Format:
+    """Return the format of ``offered`` that ``?format=`` or ``Accept`` asks for (the first
+    one when the client says nothing); raise NotAcceptable naming the offer otherwise."""
+    return media_types.negotiate(offered, accepted(request.args.getlist("format")))

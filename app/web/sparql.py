@@ -13,6 +13,7 @@ from flask import Blueprint, Response, request
 from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import UnsupportedMediaType
 
+from app import media_types
 from app.errors import UsageError
 from app.sparql_files import sparql
 from app.web.protocol import (
@@ -35,7 +36,6 @@ QUERY_TYPE = "application/sparql-query"
 UPDATE_TYPE = "application/sparql-update"
 QUERY_DATASET = ("default-graph-uri", "named-graph-uri")
 UPDATE_DATASET = ("using-graph-uri", "using-named-graph-uri")
-ANY_TYPE = ("*/*", "text/*")
 
 
 @dataclass(frozen=True)
@@ -103,7 +103,7 @@ def _checked(operation: Operation) -> Operation:
 def _query(operation: Operation) -> Response:
     result = service().query(
         operation.text,
-        accept=accepted(operation.params.get("format")),
+        accept=accepted(operation.params.getlist("format")),
         default_graphs=operation.params.getlist("default-graph-uri"),
         named_graphs=operation.params.getlist("named-graph-uri"),
     )
@@ -125,13 +125,14 @@ def _update(operation: Operation) -> Response:
 def _service_description(params: MultiDict[str, str]) -> Response:
     """Describe the endpoint, its formats and its default dataset with triple counts."""
     feature = "sd:UnionDefaultGraph" if settings().union_default_graph else "UNDEF"
+    formats = (fmt.w3c for fmt in (*media_types.RESULTS, *media_types.RDF) if fmt.w3c)
     text = (
         sparql(__file__, "service_description")
         .replace("$ENDPOINT", iri_ref(request.base_url))
         .replace("$FEATURE", feature)
+        .replace("$FORMATS", " ".join(sorted({iri_ref(iri) for iri in formats})))
     )
-    accept = [("text/turtle" if a in ANY_TYPE else a) for a in accepted(params.get("format"))]
-    result = service().query(text, accept=accept)
+    result = service().query(text, accept=accepted(params.getlist("format")))
     response = result_response(result.body, result.media_type)
     response.vary.add("Accept")
     return response
