@@ -26,7 +26,7 @@ import pydicom
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from app.dicom.synth import write_corpus  # noqa: E402
+from fairdicom.dicom.synth import write_corpus  # noqa: E402
 
 CT_TRIPLES = """
 PREFIX fd: <https://w3id.org/fairdicom/ontology#>
@@ -64,13 +64,13 @@ def run_ingest(files_dir: Path, store: Path) -> tuple[float, int, int]:
     command's own process, of its largest parsing worker)."""
     shutil.rmtree(store, ignore_errors=True)
     code = (
-        "import sys, resource; from app.cli import main; "
+        "import sys, resource; from fairdicom.cli import main; "
         "sys.argv=['fairdicom','ingest',sys.argv[1],'--store',sys.argv[2]]; "
         "exec('try:\\n main()\\nexcept SystemExit as e:\\n code=e.code'); "
         "print('PEAK', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, "
         "resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr)"
     )
-    env = {**os.environ, "FAIRDICOM_SECRET": "benchmark", "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, "FAIRDICOM_SECRET": "benchmark", "PYTHONPATH": str(ROOT / "app")}
     start = time.perf_counter()
     done = subprocess.run(
         [sys.executable, "-c", code, str(files_dir), str(store)],

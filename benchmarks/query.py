@@ -6,7 +6,7 @@ Builds a synthetic store of about ``--instances`` instances (``fairdicom synth``
 ``fairdicom ingest``), loads the same quads into Oxigraph's own server (PyPI package
 ``oxigraph``, run with ``--union-default-graph`` like fairdicom's default), then, for 1, 4 and
 16 concurrent clients (threads with keep-alive HTTP connections on 127.0.0.1), runs the
-example queries of ``app/web/examples`` in turn for ``--seconds`` against each server and
+example queries of ``app/fairdicom/web/examples`` in turn for ``--seconds`` against each server and
 prints per-query p50/p95 latency and total throughput, with fairdicom / Oxigraph ratios:
 once with every request's text made unique (no result cache can help: the engines compared),
 once with the texts repeated as a query page and dashboards send them (fairdicom's result
@@ -30,8 +30,9 @@ import urllib.parse
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-EXAMPLES = sorted((ROOT / "app" / "web" / "examples").glob("*.rq"))
-ENV = {**os.environ, "PYTHONPATH": str(ROOT), "FAIRDICOM_SECRET": "benchmark"}
+FAIRDICOM = [sys.executable, "-m", "fairdicom.cli"]
+EXAMPLES = sorted((ROOT / "app" / "fairdicom" / "web" / "examples").glob("*.rq"))
+ENV = {**os.environ, "PYTHONPATH": str(ROOT / "app"), "FAIRDICOM_SECRET": "benchmark"}
 
 
 def free_port() -> int:
@@ -41,7 +42,7 @@ def free_port() -> int:
 
 
 def fairdicom(*args: str, **kw: object) -> subprocess.CompletedProcess[bytes]:
-    command = [sys.executable, "-m", "app.cli", *args]
+    command = [sys.executable, "-m", "fairdicom.cli", *args]
     return subprocess.run(command, env=ENV, check=True, **kw)  # type: ignore[call-overload, no-any-return]
 
 
@@ -168,7 +169,7 @@ def main() -> None:
     ours, theirs = free_port(), free_port()
     servers = [
         subprocess.Popen(
-            [sys.executable, "-m", "app.cli", "serve", "--store", str(store), "--port", str(ours)],
+            [*FAIRDICOM, "serve", "--store", str(store), "--port", str(ours)],
             env=ENV,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

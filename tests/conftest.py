@@ -10,8 +10,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-
-from app.dicom.synth import write_corpus
+from fairdicom.dicom.synth import write_corpus
 
 SECRET = "test-secret"
 ROOT = Path(__file__).resolve().parent.parent
@@ -45,9 +44,9 @@ def runner() -> CliRunner:
 
 def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """Run ``fairdicom`` in a child process (as a user would); return its result."""
-    full_env = {**os.environ, **(env or {}), "PYTHONPATH": str(ROOT)}
+    full_env = {**os.environ, **(env or {}), "PYTHONPATH": str(ROOT / "app")}
     return subprocess.run(
-        [sys.executable, "-m", "app.cli", *args],
+        [sys.executable, "-m", "fairdicom.cli", *args],
         capture_output=True,
         text=True,
         env=full_env,

@@ -7,10 +7,9 @@ import os
 from pathlib import Path
 
 import pytest
-
-from app.config import load_settings
-from app.ingest.pipeline import ingest
-from app.store import EmbeddedStore
+from fairdicom.config import load_settings
+from fairdicom.ingest.pipeline import ingest
+from fairdicom.store import EmbeddedStore
 
 
 def export_text(store: Path) -> str:

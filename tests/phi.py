@@ -47,12 +47,11 @@ from typing import Any
 import pydicom
 import pydicom.config
 import pydicom.uid
+from fairdicom.dicom.annex_e_table import ProfileRow, read_table
 from pydicom.charset import encode_string
 from pydicom.datadict import keyword_for_tag
 from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
-
-from app.dicom.annex_e_table import ProfileRow, read_table
 
 ENABLED_OPTIONS = ("retain_modified_dates", "clean_descriptors", "retain_patient_characteristics")
 """fairdicom's default de-identification options, as columns of Table E.1-1."""

@@ -68,7 +68,7 @@ class _Output(threading.Thread):
 
 @contextmanager
 def serving(work: Path, port: int, settings: dict[str, str]) -> Iterator[Server]:
-    """Run ``python -m app.cli serve`` with these settings (``store``, ``query_timeout``, ...,
+    """Run ``python -m fairdicom.cli serve`` with these settings (``store``, ``query_timeout``, ...,
     as FAIRDICOM_* variables and nothing else of the caller's) until the block ends.
 
     ``port`` 0 lets the system choose a free port (no race with other processes); the server's
@@ -78,10 +78,10 @@ def serving(work: Path, port: int, settings: dict[str, str]) -> Iterator[Server]
     config.write_text("")
     env = {k: v for k, v in os.environ.items() if not k.startswith("FAIRDICOM_")}
     env.update({f"FAIRDICOM_{name.upper()}": value for name, value in settings.items()})
-    env.update(PYTHONPATH=str(ROOT), FAIRDICOM_CONFIG=str(config))
+    env.update(PYTHONPATH=str(ROOT / "app"), FAIRDICOM_CONFIG=str(config))
     log = work / "server.log"
     process = subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "serve", "--port", str(port)],
+        [sys.executable, "-m", "fairdicom.cli", "serve", "--port", str(port)],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         env=env,

@@ -6,14 +6,13 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-
-from app.catalog.descriptions import DESCRIPTIONS, load_descriptions
-from app.cli import main
-from app.config import load_settings
-from app.errors import ConfigError
-from app.resources import SAMPLE
-from app.web import create_app
-from app.web.protocol import SERVICE_KEY
+from fairdicom.catalog.descriptions import load_descriptions
+from fairdicom.cli import main
+from fairdicom.config import load_settings
+from fairdicom.errors import ConfigError
+from fairdicom.resources import DESCRIPTIONS, SAMPLE
+from fairdicom.web import create_app
+from fairdicom.web.protocol import SERVICE_KEY
 
 
 def test_bundled_descriptions_load() -> None:

@@ -7,16 +7,15 @@ from pathlib import Path
 
 import pytest
 import rdflib
+from fairdicom.catalog.build import refresh_catalog
+from fairdicom.config import load_settings
+from fairdicom.ingest.pipeline import ingest
+from fairdicom.resources import SAMPLE
+from fairdicom.web import create_app
+from fairdicom.web.protocol import SERVICE_KEY
 from flask import Flask
 from flask.testing import FlaskClient
 from rdflib.namespace import DCAT, RDF, XSD
-
-from app.catalog.build import refresh_catalog
-from app.config import load_settings
-from app.ingest.pipeline import ingest
-from app.resources import SAMPLE
-from app.web import create_app
-from app.web.protocol import SERVICE_KEY
 
 BASE = "http://localhost/"
 HYDRA = rdflib.Namespace("http://www.w3.org/ns/hydra/core#")

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pydicom
 import pytest
+from fairdicom.dicom.deidentify import clean_text, identifying_words
 from pydicom.dataset import Dataset
 
-from app.dicom.deidentify import clean_text, identifying_words
 from tests.conftest import ROOT, SECRET, run_cli
 
 SAMPLE = ROOT / "data" / "sample"

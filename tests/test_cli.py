@@ -7,10 +7,9 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-
-from app.cli import main
-from app.resources import SAMPLE
-from app.store import EmbeddedStore
+from fairdicom.cli import main
+from fairdicom.resources import SAMPLE
+from fairdicom.store import EmbeddedStore
 
 
 def test_help_lists_every_command(runner: CliRunner) -> None:
@@ -54,7 +53,7 @@ def test_an_unexpected_ingest_error_is_exit_2_without_its_message(
     def broken(*_: object) -> None:
         raise RuntimeError("PatientName DOE^JANE 19580217")  # a message that quotes values
 
-    monkeypatch.setattr("app.ingest.pipeline.load_mappings", broken)
+    monkeypatch.setattr("fairdicom.ingest.pipeline.load_mappings", broken)
     result = runner.invoke(main, ["ingest", str(corpus), "--store", str(tmp_path / "s")])
     assert result.exit_code == 2
     assert "internal error RuntimeError at " in result.output

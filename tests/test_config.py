@@ -7,12 +7,11 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+from fairdicom.config import SETTINGS, DeidOptions, Settings, load_settings, settings_table
+from fairdicom.errors import ConfigError
+from fairdicom.web import create_app
 
-from app.config import SETTINGS, DeidOptions, Settings, load_settings, settings_table
-from app.errors import ConfigError
-from app.resources import ROOT
-from app.web import create_app
-from tests.conftest import run_cli
+from tests.conftest import ROOT, run_cli
 
 OAI = "{http://www.openarchives.org/OAI/2.0/}"
 
@@ -157,4 +156,4 @@ def test_readme_table_is_the_declarations() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     section = readme.split("\n## Settings\n", 1)[1].split("\n## ", 1)[0]
     table = "".join(line + "\n" for line in section.splitlines() if line.startswith("|"))
-    assert table == settings_table(), "paste the output of `python -m app.config` into README.md"
+    assert table == settings_table(), "paste `python -m fairdicom.config` into README.md"

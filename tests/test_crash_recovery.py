@@ -11,7 +11,8 @@ import sys
 import threading
 from pathlib import Path
 
-from app.store import EmbeddedStore
+from fairdicom.store import EmbeddedStore
+
 from tests.conftest import ROOT, run_cli
 from tests.helpers import dataset_quads
 from tests.servers import group_gone, wait_until
@@ -23,10 +24,10 @@ def _kill_group(pgid: int) -> None:
 
 
 def test_sigkill_mid_ingest_then_rerun_completes(corpus: Path, tmp_path: Path) -> None:
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "FAIRDICOM_BATCH_SIZE": "5"}
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "app"), "FAIRDICOM_BATCH_SIZE": "5"}
     store = tmp_path / "killed"
     child = subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "ingest", str(corpus), "--store", str(store), "-v"],
+        [sys.executable, "-m", "fairdicom.cli", "ingest", str(corpus), "--store", str(store), "-v"],
         stderr=subprocess.PIPE,
         stdout=subprocess.DEVNULL,
         text=True,

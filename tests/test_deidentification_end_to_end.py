@@ -6,9 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pydicom
+from fairdicom.dicom.synth import PHI_KEYWORDS
 from pydicom.dataset import Dataset
 
-from app.dicom.synth import PHI_KEYWORDS
 from tests.conftest import run_cli
 
 UID_KEYWORDS = (

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import pytest
-
-from app.config import DeidOptions
-from app.dicom.charset import character_set, decode_text
-from app.dicom.deidentify import (
+from fairdicom.config import DeidOptions
+from fairdicom.dicom.charset import character_set, decode_text
+from fairdicom.dicom.deidentify import (
     Action,
     Profile,
     Pseudonymizer,
@@ -14,8 +13,8 @@ from app.dicom.deidentify import (
     identifying_words,
     shift_date,
 )
-from app.dicom.vr import private_vr, public_vr
-from app.dicom.well_known_uids import is_well_known
+from fairdicom.dicom.vr import private_vr, public_vr
+from fairdicom.dicom.well_known_uids import is_well_known
 
 DEFAULT = Profile(DeidOptions())
 

@@ -14,10 +14,10 @@ from collections.abc import Iterator
 from contextlib import suppress
 
 import pytest
+from fairdicom.config import load_settings
+from fairdicom.ingest.pipeline import ingest
+from fairdicom.resources import SAMPLE
 
-from app.config import load_settings
-from app.ingest.pipeline import ingest
-from app.resources import SAMPLE
 from tests.servers import Server, cpu_ticks, gone, query_workers, serving, wait_until
 from tests.test_query_service import HEAVY
 

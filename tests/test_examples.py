@@ -16,13 +16,13 @@ from pathlib import Path
 import pydicom
 import pyoxigraph
 import pytest
+from fairdicom.namespaces import DCM, PREFIXES, SCT
+from fairdicom.resources import SAMPLE
 
-from app.namespaces import DCM, PREFIXES, SCT
-from app.resources import SAMPLE
 from tests.conftest import ROOT, SECRET
 from tests.helpers import ingest_isolated
 
-EXAMPLES = ROOT / "app" / "web" / "examples"
+EXAMPLES = ROOT / "app" / "fairdicom" / "web" / "examples"
 EXAMPLE_FILES = sorted(EXAMPLES.glob("*.rq"))
 CHEST = ("CHEST", "CHESTABDOMEN", "CHESTABDPELVIS")
 FEMALE, MALE = SCT + "248152002", SCT + "248153007"

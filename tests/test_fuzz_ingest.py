@@ -23,8 +23,8 @@ import zipfile
 from pathlib import Path
 
 import pydicom
+from fairdicom.dicom.synth import write_corpus
 
-from app.dicom.synth import write_corpus
 from tests.conftest import ROOT, run_cli
 from tests.helpers import export_text
 from tests.test_inputs import write_dicomdir

@@ -12,13 +12,12 @@ import shutil
 from pathlib import Path
 
 import pytest
+from fairdicom.config import load_settings
+from fairdicom.dicom.synth import write_corpus
+from fairdicom.ingest.pipeline import ingest
+from fairdicom.store import EmbeddedStore
 from rdflib import Graph
 from rdflib.compare import graph_diff, isomorphic, to_isomorphic
-
-from app.config import load_settings
-from app.dicom.synth import write_corpus
-from app.ingest.pipeline import ingest
-from app.store import EmbeddedStore
 
 GOLDEN = Path(__file__).parent / "golden"
 

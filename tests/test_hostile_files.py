@@ -19,19 +19,19 @@ from typing import Literal as TypeLiteral
 
 import pydicom
 import pytest
+from fairdicom.config import DeidOptions
+from fairdicom.dicom import limits
+from fairdicom.dicom.deidentify import Profile, Pseudonymizer
+from fairdicom.dicom.reader import read_instance
+from fairdicom.dicom.sources import Source
+from fairdicom.dicom_model import Attr, InstanceHeader
+from fairdicom.errors import DicomReadError
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import DeflatedExplicitVRLittleEndian
 from rdflib import Dataset as RdfDataset
 from rdflib import Literal
 from rdflib.namespace import XSD
 
-from app.config import DeidOptions
-from app.dicom import limits
-from app.dicom.deidentify import Profile, Pseudonymizer
-from app.dicom.reader import read_instance
-from app.dicom.sources import Source
-from app.dicom_model import Attr, InstanceHeader
-from app.errors import DicomReadError
 from tests.conftest import SECRET, run_cli
 from tests.hostile import (
     PRIVATE_KEEP,

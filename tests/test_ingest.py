@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pydicom
 import pytest
+from fairdicom.config import load_settings
+from fairdicom.ingest.pipeline import ingest
+from fairdicom.ingest.summary import IngestSummary
+from fairdicom.store import EmbeddedStore
 from pydicom.data import get_testdata_file
 
-from app.config import load_settings
-from app.ingest.pipeline import ingest
-from app.ingest.summary import IngestSummary
-from app.store import EmbeddedStore
 from tests.helpers import dataset_quads
 
 

@@ -27,14 +27,14 @@ from pathlib import Path
 
 import pydicom
 import pytest
+from fairdicom.config import load_settings
+from fairdicom.dicom.sources import Source
+from fairdicom.dicom.synth import write_corpus
+from fairdicom.ingest import pipeline
+from fairdicom.ingest.worker import FileWorker, Outcome, ParsingPool
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import UID, ExplicitVRLittleEndian, generate_uid
 
-from app.config import load_settings
-from app.dicom.sources import Source
-from app.dicom.synth import write_corpus
-from app.ingest import pipeline
-from app.ingest.worker import FileWorker, Outcome, ParsingPool
 from tests.conftest import ROOT, SECRET, run_cli
 from tests.helpers import export_text
 
@@ -103,9 +103,9 @@ def _without_file_permission_override() -> None:
 
 def run_cli_unprivileged(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     """Run ``fairdicom`` like run_cli, as root without the right to read every file."""
-    env = {**os.environ, **env, "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, **env, "PYTHONPATH": str(ROOT / "app")}
     return subprocess.run(
-        [sys.executable, "-m", "app.cli", *args],
+        [sys.executable, "-m", "fairdicom.cli", *args],
         capture_output=True,
         text=True,
         env=env,
@@ -290,10 +290,10 @@ def test_a_killed_or_hung_parsing_process_costs_only_its_file(
 
 
 def test_parsing_processes_end_when_the_ingest_is_killed(big_corpus: Path) -> None:
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "FAIRDICOM_BATCH_SIZE": "20"}
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "app"), "FAIRDICOM_BATCH_SIZE": "20"}
     env["FAIRDICOM_WORKERS"] = "2"
     store = big_corpus.parent / "killed-store"
-    command = [sys.executable, "-m", "app.cli", "ingest", str(big_corpus), "-v", "--store"]
+    command = [sys.executable, "-m", "fairdicom.cli", "ingest", str(big_corpus), "-v", "--store"]
     child = subprocess.Popen(
         [*command, str(store)],
         stderr=subprocess.PIPE,
@@ -384,9 +384,9 @@ def test_a_file_size_limit_ends_with_a_message_and_a_rerun_completes(
     big_corpus: Path, tmp_path: Path
 ) -> None:
     store = tmp_path / "store"
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "FAIRDICOM_SECRET": SECRET}
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "app"), "FAIRDICOM_SECRET": SECRET}
     limited = subprocess.run(
-        [sys.executable, "-m", "app.cli", "ingest", str(big_corpus), "--store", str(store)],
+        [sys.executable, "-m", "fairdicom.cli", "ingest", str(big_corpus), "--store", str(store)],
         capture_output=True,
         text=True,
         env=env,

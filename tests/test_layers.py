@@ -10,7 +10,7 @@ import sys
 import tomllib
 from pathlib import Path
 
-from app.resources import ROOT
+from tests.conftest import ROOT
 
 LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
 
@@ -37,8 +37,9 @@ def test_readme_layout_is_the_layers_contract() -> None:
 
 def test_every_module_of_app_is_in_a_layer() -> None:
     layered = {module.strip() for layer in _layers() for module in layer.split("|")}
-    present = {p.stem for p in (ROOT / "app").glob("*.py") if p.stem != "__init__"}
-    present |= {p.parent.name for p in (ROOT / "app").glob("*/__init__.py")}
+    package = ROOT / "app" / "fairdicom"
+    present = {p.stem for p in package.glob("*.py") if p.stem != "__init__"}
+    present |= {p.parent.name for p in package.glob("*/__init__.py")}
     assert present == layered
 
 
@@ -47,17 +48,17 @@ def test_contracts_catch_bad_imports(tmp_path: Path) -> None:
     shutil.copytree(ROOT / "app", tmp_path / "app", ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
     planted = {
-        "app/web/planted_pydicom.py": "import pydicom\n",
-        "app/dicom/planted_flask.py": "from flask import Flask\n",
-        "app/rdf/planted_oxigraph.py": "import pyoxigraph\n",
-        "app/query/planted_click.py": "import click\n",
-        "app/store/planted_upward.py": "import app.ingest.pipeline\n",
+        "app/fairdicom/web/planted_pydicom.py": "import pydicom\n",
+        "app/fairdicom/dicom/planted_flask.py": "from flask import Flask\n",
+        "app/fairdicom/rdf/planted_oxigraph.py": "import pyoxigraph\n",
+        "app/fairdicom/query/planted_click.py": "import click\n",
+        "app/fairdicom/store/planted_upward.py": "import fairdicom.ingest.pipeline\n",
     }
     for path, text in planted.items():
         (tmp_path / path).write_text(text)
-    with (tmp_path / "app/web/oai.py").open("a") as oai:
-        oai.write("from app.web import sparql as _planted\n")
-    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
+    with (tmp_path / "app/fairdicom/web/oai.py").open("a") as oai:
+        oai.write("from fairdicom.web import sparql as _planted\n")
+    env = {**os.environ, "PYTHONPATH": str(tmp_path / "app")}
     result = subprocess.run(
         [str(LINT_IMPORTS), "--no-cache"],
         cwd=tmp_path,
@@ -70,11 +71,11 @@ def test_contracts_catch_bad_imports(tmp_path: Path) -> None:
     report = " ".join(result.stdout.split())
     assert result.returncode == 1, result.stdout + result.stderr
     for chain in [
-        "app.web.planted_pydicom -> pydicom",
-        "app.dicom.planted_flask -> flask",
-        "app.rdf.planted_oxigraph -> pyoxigraph",
-        "app.query.planted_click -> click",
-        "app.store.planted_upward -> app.ingest.pipeline",
-        "app.web.oai -> app.web.sparql",
+        "fairdicom.web.planted_pydicom -> pydicom",
+        "fairdicom.dicom.planted_flask -> flask",
+        "fairdicom.rdf.planted_oxigraph -> pyoxigraph",
+        "fairdicom.query.planted_click -> click",
+        "fairdicom.store.planted_upward -> fairdicom.ingest.pipeline",
+        "fairdicom.web.oai -> fairdicom.web.sparql",
     ]:
         assert chain in report, chain

@@ -42,9 +42,9 @@ from pathlib import Path
 
 import pydicom.data
 import pytest
+from fairdicom.config import DeidOptions
+from fairdicom.store import EmbeddedStore
 
-from app.config import DeidOptions
-from app.store import EmbeddedStore
 from tests.conftest import ROOT, run_cli
 from tests.phi import (
     ENABLED_OPTIONS,
@@ -74,12 +74,12 @@ OWN_TEXT = (
     "ontologies/**/*",
     "shapes/**/*",
     "data/datasets.toml",
-    "app/web/**/*",
-    "app/catalog/**/*",
-    "app/rdf/**/*",
+    "app/fairdicom/web/**/*",
+    "app/fairdicom/catalog/**/*",
+    "app/fairdicom/rdf/**/*",
     "app/**/*.rq",
 )
-"""The text fairdicom ships and may show beside the data (app/dicom, with its synthetic names,
+"""The text fairdicom ships and may show beside the data (fairdicom/dicom, with its synthetic names,
 is not: nothing of it is shown)."""
 
 

@@ -8,14 +8,13 @@ from pathlib import Path
 import pyoxigraph
 import pytest
 import rdflib
+from fairdicom.config import load_settings
+from fairdicom.ingest.pipeline import ingest
+from fairdicom.resources import SAMPLE
+from fairdicom.web import create_app
+from fairdicom.web.protocol import SERVICE_KEY
 from flask import Flask
 from flask.testing import FlaskClient
-
-from app.config import load_settings
-from app.ingest.pipeline import ingest
-from app.resources import SAMPLE
-from app.web import create_app
-from app.web.protocol import SERVICE_KEY
 
 BASE = "http://localhost/"
 VOID = rdflib.Namespace("http://rdfs.org/ns/void#")

@@ -1,4 +1,4 @@
-"""Tests of the mapping files and their compiler (app.rdf.mapping)."""
+"""Tests of the mapping files and their compiler (fairdicom.rdf.mapping)."""
 
 from __future__ import annotations
 
@@ -8,12 +8,11 @@ from pathlib import Path
 import pyoxigraph as ox
 import pytest
 import rdflib
+from fairdicom.errors import MappingError
+from fairdicom.rdf.mapping import MappingSet, load_mappings
+from fairdicom.store import query_form
 from rdflib.compare import graph_diff, isomorphic
 from rdflib.plugins.sparql.parser import parseQuery
-
-from app.errors import MappingError
-from app.rdf.mapping import MappingSet, load_mappings
-from app.store import query_form
 
 ROOT = Path(__file__).resolve().parents[1]
 MAPPINGS = ROOT / "ontologies" / "mappings"
@@ -204,7 +203,7 @@ BROKEN = [
         "#   sct: http://snomed.info/id/",
         "#   sct: http://snomed.info/sct/",
         "#   sct:",
-        "app/namespaces.py",
+        "app/fairdicom/namespaces.py",
     ),
     ("sex.sssom.tsv", "sex:F\t", "bodypart:F\t", "bodypart:F", "unknown prefix 'bodypart'"),
     (

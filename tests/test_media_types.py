@@ -19,17 +19,17 @@ from urllib.parse import quote, urlsplit
 
 import pytest
 import rdflib
+from fairdicom import media_types
+from fairdicom.catalog.build import refresh_catalog
+from fairdicom.config import Settings, load_settings
+from fairdicom.ingest.pipeline import ingest
+from fairdicom.resources import SAMPLE
+from fairdicom.web import create_app
+from fairdicom.web.protocol import SERVICE_KEY
 from flask import Flask
 from flask.testing import FlaskClient
 from rdflib.compare import isomorphic
 
-from app import media_types
-from app.catalog.build import refresh_catalog
-from app.config import Settings, load_settings
-from app.ingest.pipeline import ingest
-from app.resources import SAMPLE
-from app.web import create_app
-from app.web.protocol import SERVICE_KEY
 from tests.conftest import run_cli
 
 BASE = "http://localhost/"

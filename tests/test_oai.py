@@ -9,14 +9,14 @@ from pathlib import Path
 
 import pytest
 import rdflib
+from fairdicom.catalog.build import refresh_catalog
+from fairdicom.config import load_settings
+from fairdicom.ingest.pipeline import ingest
+from fairdicom.resources import SAMPLE
 from rdflib.namespace import DCAT, RDF
 from sickle import Sickle
 from sickle.oaiexceptions import CannotDisseminateFormat, IdDoesNotExist, NoRecordsMatch
 
-from app.catalog.build import refresh_catalog
-from app.config import load_settings
-from app.ingest.pipeline import ingest
-from app.resources import SAMPLE
 from tests.servers import free_port, running_server
 
 BASE = "http://localhost/"

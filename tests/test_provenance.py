@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from app.config import load_settings
-from app.ingest.pipeline import ingest
-from app.rdf.mapping import load_mappings
-from app.resources import MAPPINGS
-from app.store import EmbeddedStore, query_form
+from fairdicom.config import load_settings
+from fairdicom.ingest.pipeline import ingest
+from fairdicom.rdf.mapping import load_mappings
+from fairdicom.resources import MAPPINGS
+from fairdicom.store import EmbeddedStore, query_form
 
 QUERY = """
 PREFIX prov: <http://www.w3.org/ns/prov#>

@@ -1,6 +1,6 @@
 """The query page: through the Flask test client, then in headless Chromium on a real server.
 
-The page needs ``/sparql``: the app factory's (``app.web.create_app``).
+The page needs ``/sparql``: the app factory's (``fairdicom.web.create_app``).
 """
 
 from __future__ import annotations
@@ -16,18 +16,18 @@ from pathlib import Path
 from urllib.parse import parse_qs, quote, urlsplit
 
 import pytest
+from fairdicom.config import load_settings
+from fairdicom.namespaces import PREFIXES
+from fairdicom.resources import SAMPLE
+from fairdicom.web import create_app
 from flask import Flask
 from flask.testing import FlaskClient
 
-from app.config import load_settings
-from app.namespaces import PREFIXES
-from app.resources import SAMPLE
-from app.web import create_app
 from tests.conftest import ROOT, SECRET
 from tests.helpers import ingest_isolated
 from tests.servers import free_port, running_server
 
-EXAMPLES = ROOT / "app" / "web" / "examples"
+EXAMPLES = ROOT / "app" / "fairdicom" / "web" / "examples"
 ARTIFACTS = ROOT / "tests" / "artifacts"
 SCREENSHOT = ARTIFACTS / "query-page.png"
 CHROMIUM = Path("/usr/bin/chromium")
@@ -187,9 +187,10 @@ def test_static_files_are_served(client: FlaskClient, name: str, mimetype: str) 
 def test_page_needs_nothing_from_other_hosts(client: FlaskClient) -> None:
     page = client.get("/query").get_data(as_text=True)
     assert all(urlsplit(url).netloc == "" for url in parse(page).resources)
-    css = (ROOT / "app" / "web" / "static" / "query.css").read_text(encoding="utf-8")
+    static = ROOT / "app" / "fairdicom" / "web" / "static"
+    css = (static / "query.css").read_text(encoding="utf-8")
     assert "url(" not in css and "@import" not in css
-    script = (ROOT / "app" / "web" / "static" / "query.js").read_text(encoding="utf-8")
+    script = (static / "query.js").read_text(encoding="utf-8")
     assert "import(" not in script and "src=" not in script
 
 

@@ -26,9 +26,8 @@ from pathlib import Path
 import pyoxigraph
 import pytest
 import rdflib
-
-from app.config import Settings
-from app.errors import (
+from fairdicom.config import Settings
+from fairdicom.errors import (
     FairdicomError,
     Forbidden,
     NotAcceptable,
@@ -37,12 +36,13 @@ from app.errors import (
     StoreBusy,
     UsageError,
 )
-from app.ingest.pipeline import ingest
-from app.query import QueryResult, QueryService
-from app.query.cache import ResultCache
-from app.query.lexer import Lexed
-from app.store import EmbeddedStore
-from app.store.query_worker import QueryRequest
+from fairdicom.ingest.pipeline import ingest
+from fairdicom.query import QueryResult, QueryService
+from fairdicom.query.cache import ResultCache
+from fairdicom.query.lexer import Lexed
+from fairdicom.store import EmbeddedStore
+from fairdicom.store.query_worker import QueryRequest
+
 from tests.conftest import ROOT, SECRET
 from tests.servers import cpu_ticks, gone, wait_until
 
@@ -508,11 +508,12 @@ def test_queries_stay_consistent_while_an_ingest_writes(
         start = number(svc.query(COUNT, accept=["json"]).body)
         env = {
             **os.environ,
-            "PYTHONPATH": str(ROOT),
+            "PYTHONPATH": str(ROOT / "app"),
             "FAIRDICOM_SECRET": SECRET,
             "FAIRDICOM_BATCH_SIZE": "10",
         }
-        command = [sys.executable, "-m", "app.cli", "ingest", str(corpus), "--dataset", "other"]
+        command = [sys.executable, "-m", "fairdicom.cli", "ingest", str(corpus)]
+        command += ["--dataset", "other"]
         seen = [start]
         with subprocess.Popen(
             [*command, "--store", str(store), "-v"],

@@ -14,12 +14,12 @@ from pathlib import Path
 
 import pydicom
 import pytest
+from fairdicom.config import DeidOptions, Settings, load_settings
+from fairdicom.ingest import pipeline
+from fairdicom.ingest.pipeline import ingest
+from fairdicom.ingest.summary import IngestSummary
+from fairdicom.resources import MAPPINGS
 
-from app.config import DeidOptions, Settings, load_settings
-from app.ingest import pipeline
-from app.ingest.pipeline import ingest
-from app.ingest.summary import IngestSummary
-from app.resources import MAPPINGS
 from tests.helpers import dataset_quads
 
 FD = "https://w3id.org/fairdicom/ontology#"

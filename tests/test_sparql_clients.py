@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 import rdflib
+from fairdicom.resources import SAMPLE
 from rdflib.compare import isomorphic
 from rdflib.plugins.stores.sparqlstore import SPARQLStore
 from rdflib.query import Result
@@ -39,7 +40,6 @@ from SPARQLWrapper import (
     SPARQLWrapper,
 )
 
-from app.resources import SAMPLE
 from tests.conftest import run_cli
 from tests.servers import free_port, running_server
 

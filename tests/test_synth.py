@@ -10,12 +10,11 @@ from pathlib import Path
 
 import pydicom
 import pytest
+from fairdicom.dicom import synth_tables as tables
+from fairdicom.dicom.synth import PHI_KEYWORDS, SynthSummary, write_corpus
+from fairdicom.dicom.synth_series import age_on
 from pydicom.dataset import Dataset
 from pydicom.uid import UID, ExplicitVRLittleEndian
-
-from app.dicom import synth_tables as tables
-from app.dicom.synth import PHI_KEYWORDS, SynthSummary, write_corpus
-from app.dicom.synth_series import age_on
 
 IMAGE_MODALITIES = {"CT", "MR", "PT", "CR", "DX", "MG", "US"}
 

@@ -1,4 +1,4 @@
-"""Tests of the curated-layer shapes (shapes/curated.ttl) and app.rdf.validation."""
+"""Tests of the curated-layer shapes (shapes/curated.ttl) and fairdicom.rdf.validation."""
 
 from __future__ import annotations
 
@@ -8,14 +8,13 @@ from pathlib import Path
 import pyoxigraph as ox
 import pytest
 import rdflib
+from fairdicom.rdf import validation
+from fairdicom.rdf.mapping import load_mappings
+from fairdicom.rdf.validation import DEFAULT_SHAPES, validate_curated
+from fairdicom.store import query_form
 from pyshacl.entrypoints import meta_validate
 from rdflib import RDF, XSD, Literal, URIRef
 from rdflib.namespace import SH
-
-from app.rdf import validation
-from app.rdf.mapping import load_mappings
-from app.rdf.validation import DEFAULT_SHAPES, validate_curated
-from app.store import query_form
 
 ROOT = Path(__file__).resolve().parents[1]
 GOLDEN = Path(__file__).with_name("golden")

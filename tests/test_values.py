@@ -5,8 +5,7 @@ from __future__ import annotations
 import time
 
 import pytest
-
-from app.rdf.values import comparable, convert
+from fairdicom.rdf.values import comparable, convert
 
 XSD = "http://www.w3.org/2001/XMLSchema#"
 VR = "https://w3id.org/fairdicom/vr#"

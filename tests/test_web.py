@@ -10,13 +10,12 @@ from urllib.parse import quote
 
 import pytest
 import rdflib
+from fairdicom.config import Settings
+from fairdicom.web import create_app
+from fairdicom.web.protocol import SERVICE_KEY
 from flask import Flask
 from flask.testing import FlaskClient
 from rdflib.compare import isomorphic
-
-from app.config import Settings
-from app.web import create_app
-from app.web.protocol import SERVICE_KEY
 
 TOKEN = "web-test-token"
 ADMIN = {"Authorization": f"Bearer {TOKEN}"}

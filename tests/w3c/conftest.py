@@ -12,7 +12,7 @@ from tests.w3c.harness import TOKEN, Server
 
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """Start ``python -m app.cli serve`` on a free loopback port with a fresh store."""
+    """Start ``python -m fairdicom.cli serve`` on a free loopback port with a fresh store."""
     work = tmp_path_factory.mktemp("w3c")
     port = free_port()
     base = f"http://127.0.0.1:{port}/"

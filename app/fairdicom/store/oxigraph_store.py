@@ -1,0 +1,246 @@
+"""The embedded store: pyoxigraph on disk (and in memory, to run mappings on one batch).
+
+pyoxigraph 0.5 facts this module respects: one writer per directory (RocksDB LOCK), query
+results are consumed in the thread that ran the query, an update is one transaction.
+"""
+
+from __future__ import annotations
+
+import errno
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import BinaryIO
+
+import pyoxigraph as ox
+
+from fairdicom.errors import StoreError
+from fairdicom.namespaces import PREFIXES
+from fairdicom.sparql_files import sparql
+from fairdicom.store import query_formats
+
+
+class _OxigraphStore:
+    location: str
+
+    def __init__(self, store: ox.Store, location: str, read_only: bool = False) -> None:
+        self._handle: ox.Store | None = store
+        self.location = location
+        self._read_only = read_only
+
+    @property
+    def _store(self) -> ox.Store:
+        if self._handle is None:
+            raise StoreError(f"the store {self.location} is closed")
+        return self._handle
+
+    def select(self, query: str) -> list[dict[str, str]]:
+        results = self._store.query(query)
+        if not isinstance(results, ox.QuerySolutions):
+            raise TypeError("not a SELECT query")
+        names = [v.value for v in results.variables]
+        return [
+            {name: str(row[name]) for name in names if row[name] is not None} for row in results
+        ]
+
+    def ask(self, query: str) -> bool:
+        return bool(self._store.query(query))
+
+    def construct(self, query: str) -> list[str]:
+        results = self._store.query(query)
+        if not isinstance(results, ox.QueryTriples):
+            raise TypeError("not a CONSTRUCT query")
+        return [f"{t.subject} {t.predicate} {t.object} .\n" for t in results]
+
+    def update(self, update: str) -> None:
+        try:
+            self._store.update(update)
+        except OSError as exc:
+            raise write_error(self.location, exc) from None
+
+    def replace(
+        self,
+        deletes: Mapping[str, Iterable[str]],
+        inserts: Mapping[str, list[str]],
+        orphans: Mapping[str, Sequence[Iterable[str]]] | None = None,
+    ) -> None:
+        parts = []
+        for graph, subjects in deletes.items():
+            values = " ".join(subjects)
+            if values:
+                parts.append(
+                    sparql(__file__, "delete_subjects")
+                    .replace("$GRAPH", f"<{graph}>")
+                    .replace("$SUBJECTS", values)
+                )
+        data = "".join(
+            f"GRAPH <{g}> {{\n{''.join(lines)}}}\n" for g, lines in inserts.items() if lines
+        )
+        if data:
+            parts.append(f"INSERT DATA {{\n{data}}}")
+        for graph, levels in (orphans or {}).items():
+            for nodes in levels:
+                values = " ".join(nodes)
+                if values:
+                    parts.append(
+                        sparql(__file__, "delete_orphans")
+                        .replace("$GRAPH", f"<{graph}>")
+                        .replace("$NODES", values)
+                    )
+        if parts:
+            self.update(" ;\n".join(parts))
+
+    def existing_subjects(self, subjects: Iterable[str], graphs: Iterable[str]) -> set[str]:
+        named = [ox.NamedNode(g) for g in graphs]
+        found = set()
+        for subject in subjects:
+            node = _node(subject)
+            if any(next(self._store.quads_for_pattern(node, None, None, g), None) for g in named):
+                found.add(subject)
+        return found
+
+    def triples_of(self, subjects: Iterable[str], graph: str) -> list[tuple[str, str, str]]:
+        named = ox.NamedNode(graph)
+        return [
+            (subject, str(quad.predicate), str(quad.object))
+            for subject in subjects
+            for quad in self._store.quads_for_pattern(_node(subject), None, None, named)
+        ]
+
+    def subjects_with(
+        self, predicate: str, objects: Iterable[str], graph: str
+    ) -> list[tuple[str, str]]:
+        named, link = ox.NamedNode(graph), _node(predicate)
+        return [
+            (str(quad.subject), obj)
+            for obj in objects
+            for quad in self._store.quads_for_pattern(None, link, _node(obj), named)
+        ]
+
+    def add(self, inserts: Mapping[str, list[str]]) -> None:
+        quads = "".join(
+            f"{line[:-2]} <{graph}> .\n" for graph, lines in inserts.items() for line in lines
+        )
+        try:
+            self._store.load(quads, format=ox.RdfFormat.N_QUADS)
+        except OSError as exc:
+            raise write_error(self.location, exc) from None
+
+    def load_lines(self, lines: list[str], graph: str | None = None) -> None:
+        """Add N-Triples lines (to a named graph, or to the default graph)."""
+        target = ox.NamedNode(graph) if graph else ox.DefaultGraph()
+        self._store.load("".join(lines), format=ox.RdfFormat.N_TRIPLES, to_graph=target)
+
+    def dump(self, out: BinaryIO, fmt: str, graph: str | None = None) -> None:
+        rdf_format = query_formats.rdf_format(fmt)
+        prefixes = PREFIXES if rdf_format in (ox.RdfFormat.TURTLE, ox.RdfFormat.TRIG) else None
+        if graph is None and not rdf_format.supports_datasets:
+            # Turtle and N-Triples hold one graph: write the union of all named graphs.
+            results = self._store.query(sparql(__file__, "union"))
+            assert isinstance(results, ox.QueryTriples)
+            ox.serialize(results, out, rdf_format, prefixes=prefixes)
+            return
+        if graph is None:
+            self._store.dump(out, format=rdf_format, prefixes=prefixes)
+        else:
+            self._store.dump(
+                out, format=rdf_format, from_graph=ox.NamedNode(graph), prefixes=prefixes
+            )
+
+    def graphs(self) -> list[str]:
+        return sorted(g.value for g in self._store.named_graphs() if isinstance(g, ox.NamedNode))
+
+    def quad_count(self, graph: str | None = None) -> int:
+        if graph is None:
+            return len(self._store)
+        rows = self.select(f"SELECT (COUNT(*) AS ?n) WHERE {{ GRAPH <{graph}> {{ ?s ?p ?o }} }}")
+        return int(rows[0]["n"].split('"')[1])
+
+    def flush(self) -> None:
+        """Write what RocksDB holds in memory to disk (keeps memory flat on long ingests)."""
+        try:
+            self._store.flush()
+        except OSError as exc:
+            raise write_error(self.location, exc) from None
+
+    def close(self) -> None:
+        """Flush, then drop the engine's handle so that RocksDB releases the directory now."""
+        handle, self._handle = self._handle, None
+        if handle is not None and not self._read_only:
+            try:
+                handle.flush()
+            except OSError as exc:
+                raise write_error(self.location, exc) from None
+
+
+def write_error(location: str, exc: OSError) -> StoreError:
+    """Turn a failed write into a message that names the store and says what to do next."""
+    text = str(exc)
+    if exc.errno == errno.ENOSPC or "No space left" in text:
+        cause = "the disk is full (no space left on device)"
+    elif exc.errno == errno.EFBIG or "File too large" in text:
+        cause = "a file of the store reached the file size limit (file too large)"
+    elif exc.strerror:
+        cause = exc.strerror
+    else:
+        cause = text.splitlines()[0][:200] if text else type(exc).__name__
+    return StoreError(
+        f"cannot write to the store {location}: {cause}. The batches committed before are "
+        "kept; make room, then run the same command again to complete the store."
+    )
+
+
+class EmbeddedStore(_OxigraphStore):
+    """An Oxigraph store in a directory."""
+
+    def __init__(self, location: str, *, read_only: bool = False) -> None:
+        path = Path(location)
+        try:
+            if read_only:
+                store = ox.Store.read_only(str(path))
+            else:
+                path.mkdir(parents=True, exist_ok=True)
+                store = ox.Store(str(path))
+        except OSError as exc:
+            if "lock" in str(exc).lower():
+                raise StoreError(
+                    f"the store {path} is open in another fairdicom process (RocksDB LOCK); "
+                    "stop that process or choose another --store"
+                ) from None
+            raise StoreError(f"cannot open the store {path}: {exc}") from None
+        super().__init__(store, str(path), read_only)
+
+
+class MemoryStore(_OxigraphStore):
+    """An in-memory Oxigraph store (one batch at a time, for mappings)."""
+
+    def __init__(self) -> None:
+        super().__init__(ox.Store(), ":memory:")
+
+
+def _node(term: str) -> ox.NamedNode:
+    """Return the engine's node for an IRI term in N-Triples form (``<iri>``)."""
+    return ox.NamedNode(term[1:-1])
+
+
+_SYNTAX_ERROR = re.compile(r"error at (\d+):(\d+): (.*)", re.DOTALL)
+
+
+def query_form(text: str) -> str | tuple[int, int, str]:
+    """Return the form of a SPARQL query (SELECT, CONSTRUCT, ASK, DESCRIBE), or
+    (line, column, message) where it does not parse."""
+    try:
+        results = ox.Store().query(text)
+    except SyntaxError as exc:
+        match = _SYNTAX_ERROR.match(str(exc))
+        if match is None:
+            return 1, 1, str(exc)
+        message = " ".join(match[3].split())
+        if len(message) > 160:
+            message = message[:157] + "..."
+        return int(match[1]), int(match[2]), message
+    if isinstance(results, ox.QueryTriples):
+        return "CONSTRUCT" if re.search(r"\bCONSTRUCT\b", text, re.IGNORECASE) else "DESCRIBE"
+    if isinstance(results, ox.QuerySolutions):
+        return "SELECT"
+    return "ASK"

@@ -1,0 +1,124 @@
+"""HTTP helpers of the SPARQL and Graph Store blueprints: parameters, conneg, auth, ETags."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Callable, Sequence
+from urllib.parse import parse_qsl, quote
+
+from flask import Response, current_app, request
+from werkzeug.datastructures import MultiDict
+from werkzeug.exceptions import UnsupportedMediaType
+from werkzeug.http import parse_options_header
+
+from fairdicom import media_types
+from fairdicom.config import Settings
+from fairdicom.errors import Forbidden, Unauthorized, UsageError
+from fairdicom.media_types import Format
+from fairdicom.query.service import QueryService
+
+SETTINGS_KEY = "fairdicom.settings"
+SERVICE_KEY = "fairdicom.query"
+UTF8 = ("utf-8", "utf8", "us-ascii", "ascii")
+
+
+def settings() -> Settings:
+    """Return the settings of the running app."""
+    value: Settings = current_app.extensions[SETTINGS_KEY]
+    return value
+
+
+def service() -> QueryService:
+    """Return the app's one query service."""
+    value: QueryService = current_app.extensions[SERVICE_KEY]
+    return value
+
+
+def decode_utf8(data: bytes, what: str) -> str:
+    """Decode a request body as UTF-8, or refuse it with 400."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"{what} is not UTF-8: {exc.reason} at byte {exc.start}") from None
+
+
+def urlencoded(data: bytes, what: str = "the query string") -> MultiDict[str, str]:
+    """Parse ``application/x-www-form-urlencoded`` data strictly as UTF-8 (400 otherwise)."""
+    try:
+        pairs = parse_qsl(decode_utf8(data, what), keep_blank_values=True, errors="strict")
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"{what} is not percent-encoded UTF-8: {exc.reason}") from None
+    return MultiDict(pairs)
+
+
+def body_type() -> tuple[str, str | None]:
+    """Return the media type of the request body and its charset (415 when a body has none)."""
+    header = request.headers.get("Content-Type", "")
+    if not header.strip():
+        raise UnsupportedMediaType("the request body needs a Content-Type")
+    mimetype, options = parse_options_header(header)
+    charset = options.get("charset")
+    if charset is not None and charset.lower() not in UTF8:
+        raise UnsupportedMediaType(f"charset {charset} is not supported: send UTF-8")
+    return mimetype.lower(), charset
+
+
+def accepted(formats: Sequence[str]) -> list[str]:
+    """Return what the client asks for, in its order: the ``format=`` values if any, else
+    the entries of ``Accept`` (see :func:`fairdicom.media_types.negotiate`)."""
+    return media_types.wishes(formats, request.headers.get("Accept"))
+
+
+def require_admin() -> None:
+    """Refuse a write unless it carries ``Authorization: Bearer <admin_token>``."""
+    token = settings().admin_token
+    if not token:
+        raise Forbidden("writes over HTTP are disabled: set admin_token (FAIRDICOM_ADMIN_TOKEN)")
+    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not given.strip():
+        raise Unauthorized("this write needs the header 'Authorization: Bearer <admin token>'")
+    if not hmac.compare_digest(given.strip().encode(), token.encode()):
+        raise Forbidden("the bearer token is not the admin token")
+
+
+def iri_ref(iri: str) -> str:
+    """Return ``<iri>`` with the characters SPARQL forbids in IRIs percent-encoded."""
+    return "<" + quote(iri, safe=":/?#[]@!$&'()*+,;=%-._~") + ">"
+
+
+def conditional_get(build: Callable[[], Response]) -> Response:
+    """Answer a read of the store: 304 when If-None-Match holds the current ETag, else build.
+
+    The ETag hashes the store generation with the request (URL and Accept), so it changes
+    whenever the store does; ``Cache-Control: no-cache`` makes clients revalidate each time.
+    It is weak because a gzipped body is the same representation.
+    """
+    key = "\n".join([service().generation(), request.url, request.headers.get("Accept", "")])
+    tag = hashlib.sha256(key.encode()).hexdigest()[:32]
+    if request.if_none_match.contains_weak(tag):
+        response = Response(status=304)
+    else:
+        response = build()
+        if response.status_code != 200:
+            return response
+    response.set_etag(tag, weak=True)
+    response.headers["Cache-Control"] = "no-cache"
+    response.vary.update(("Accept", "Accept-Encoding"))
+    return response
+
+
+def result_response(body: bytes, media_type: str, truncated: bool = False) -> Response:
+    """Return a 200 response for a serialised result, flagging results cut at max_rows."""
+    response = Response(body, status=200, mimetype=media_type.split(";")[0].strip())
+    if ";" in media_type:
+        response.headers["Content-Type"] = media_type
+    if truncated:
+        response.headers["Fairdicom-Truncated"] = str(settings().max_rows)
+    return response
+
+
+def negotiate(offered: Sequence[Format]) -> Format:
+    """Return the format of ``offered`` that ``?format=`` or ``Accept`` asks for (the first
+    one when the client says nothing); raise NotAcceptable naming the offer otherwise."""
+    return media_types.negotiate(offered, accepted(request.args.getlist("format")))
