@@ -1,11 +1,16 @@
 """Ingest benchmark: end-to-end rate against a bare pydicom parse loop, in the same run.
 
-    python benchmarks/ingest.py [--instances 5000] [--small 2500] [--workdir DIR]
+    python benchmarks/ingest.py [--sizes 5000 20000 100000] [--workdir DIR] [--json]
 
-Prints, for a synthetic corpus: the single-core bare-parse rate
-(``pydicom.dcmread(stop_before_pixels=True)`` over every file), the end-to-end
-``fairdicom ingest`` rate (all cores) and their ratio; stored triples per instance (both
-layers, and for CT instances alone); peak memory of the ingest at two corpus sizes.
+For each size, a synthetic corpus (``fairdicom synth OUT --patients N --seed 7``, N chosen for
+about that many files; kept in the work folder and reused) is read by a bare single-process
+``pydicom.dcmread(stop_before_pixels=True)`` loop, before and after being ingested end to end
+by ``fairdicom ingest`` in a child process (every core) into a new store. Printed per size:
+the bare rate (before, after, mean), the ingest rate (the summary's time: start-up included,
+the catalogue refresh after it not) and its ratio to the mean bare rate; the start-up and the
+catalogue refresh (figures and dumps) apart; CPU milliseconds per file of the ingest process
+and of its workers; peak RSS of both; stored quads per instance, overall and per modality
+(quads of a modality's series and instances over its instances); the load average.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
+import re
 import shutil
 import subprocess
 import sys
@@ -22,33 +27,57 @@ import time
 from pathlib import Path
 
 import pydicom
+import pyoxigraph
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "app"))
 
 from fairdicom.dicom.synth import write_corpus  # noqa: E402
 
-CT_TRIPLES = """
-PREFIX fd: <https://w3id.org/fairdicom/ontology#>
-PREFIX dcm: <http://dicom.nema.org/resources/ontology/DCM/>
-SELECT (COUNT(*) AS ?n) WHERE {
-  { SELECT DISTINCT ?series WHERE { GRAPH ?c { ?series fd:modality dcm:CT } } }
-  { GRAPH ?g { ?series ?p ?o } } UNION
-  { GRAPH ?g { ?i fd:inSeries ?series . ?i ?p ?o } } UNION
-  { GRAPH ?g { ?i fd:series ?series . ?i ?p ?o } }
-}"""
-CT_INSTANCES = """
-PREFIX fd: <https://w3id.org/fairdicom/ontology#>
-PREFIX dcm: <http://dicom.nema.org/resources/ontology/DCM/>
-SELECT (COUNT(DISTINCT ?i) AS ?n) WHERE {
-  GRAPH ?c { ?series fd:modality dcm:CT . ?i fd:series ?series } }"""
+FILES_PER_PATIENT = 46
+"""Files a synthetic patient has on average (seed 7, instances per series by modality)."""
+DATASET = "bench"
+FD = "https://w3id.org/fairdicom/ontology#"
+PER_MODALITY = f"""
+PREFIX fd: <{FD}>
+SELECT ?modality (COUNT(DISTINCT ?series) AS ?series) (COUNT(DISTINCT ?i) AS ?instances)
+WHERE {{ GRAPH ?c {{ ?series fd:modality ?modality . ?i fd:series ?series }} }}
+GROUP BY ?modality"""
+SERIES_QUADS = f"""
+PREFIX fd: <{FD}>
+SELECT ?modality (COUNT(*) AS ?quads)
+WHERE {{ GRAPH ?c {{ ?series fd:modality ?modality }} GRAPH ?g {{ ?series ?p ?o }} }}
+GROUP BY ?modality"""
+INSTANCE_QUADS = f"""
+PREFIX fd: <{FD}>
+SELECT ?modality (COUNT(*) AS ?quads)
+WHERE {{ GRAPH ?c {{ ?series fd:modality ?modality . ?i fd:series ?series }}
+         GRAPH ?g {{ ?i ?p ?o }} }}
+GROUP BY ?modality"""
+CHILD = """
+import resource, sys, time
+from fairdicom.cli import main
+sys.argv = ['fairdicom', 'ingest', sys.argv[1], '--store', sys.argv[2], '--dataset', 'bench']
+try:
+    main()
+except SystemExit:
+    pass
+me, kids = (resource.getrusage(w) for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
+print('USAGE', me.ru_utime + me.ru_stime, kids.ru_utime + kids.ru_stime, me.ru_maxrss,
+      kids.ru_maxrss, file=sys.stderr)
+"""
 
 
-def corpus(directory: Path, instances: int) -> list[Path]:
-    """Write a synthetic corpus of about ``instances`` files; return the files."""
-    patients = max(3, instances // 165)  # about 165-195 instances a patient with (30, 60)
-    summary = write_corpus(directory, patients, seed=7, instances_per_series=(30, 60))
-    return summary.files
+def corpus(work: Path, size: int) -> tuple[Path, list[Path]]:
+    """Return the folder and files of a synthetic corpus of about ``size`` files (written
+    once)."""
+    folder = work / f"corpus-{size}"
+    done = folder / ".complete"
+    if not done.exists():
+        shutil.rmtree(folder, ignore_errors=True)
+        write_corpus(folder, max(3, round(size / FILES_PER_PATIENT)), seed=7)
+        done.write_text("")
+    return folder, sorted(folder.rglob("*.dcm"))
 
 
 def bare_parse_rate(files: list[Path]) -> float:
@@ -59,57 +88,99 @@ def bare_parse_rate(files: list[Path]) -> float:
     return len(files) / (time.perf_counter() - start)
 
 
-def run_ingest(files_dir: Path, store: Path) -> tuple[float, int, int]:
-    """Run ``fairdicom ingest`` in a child process; return (seconds, peak RSS in KiB of the
-    command's own process, of its largest parsing worker)."""
+def run_ingest(folder: Path, store: Path) -> dict[str, float]:
+    """Run ``fairdicom ingest`` in a child process; return its figures."""
     shutil.rmtree(store, ignore_errors=True)
-    code = (
-        "import sys, resource; from fairdicom.cli import main; "
-        "sys.argv=['fairdicom','ingest',sys.argv[1],'--store',sys.argv[2]]; "
-        "exec('try:\\n main()\\nexcept SystemExit as e:\\n code=e.code'); "
-        "print('PEAK', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, "
-        "resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr)"
-    )
-    env = {**os.environ, "FAIRDICOM_SECRET": "benchmark", "PYTHONPATH": str(ROOT / "app")}
+    env = {
+        **os.environ,
+        "FAIRDICOM_SECRET": "benchmark",
+        "FAIRDICOM_DATA_DIR": str(store.parent / f"{store.name}-site"),
+        "PYTHONPATH": str(ROOT / "app"),
+    }
     start = time.perf_counter()
     done = subprocess.run(
-        [sys.executable, "-c", code, str(files_dir), str(store)],
+        [sys.executable, "-c", CHILD, str(folder), str(store)],
         env=env,
         capture_output=True,
         text=True,
         check=False,
     )
-    seconds = time.perf_counter() - start
-    if done.returncode not in (0, 1):
-        raise SystemExit(done.stderr)
-    peaks = [line for line in done.stderr.splitlines() if line.startswith("PEAK")][-1].split()
-    return seconds, int(peaks[1]), int(peaks[2])
+    wall = time.perf_counter() - start
+    output = done.stdout + done.stderr
+    ingest = re.search(r"time ([\d.]+) s", output)
+    usage = re.search(r"USAGE ([\d.]+) ([\d.]+) (\d+) (\d+)", output)
+    if ingest is None or usage is None:
+        raise SystemExit(output)
+    figures = {
+        "command_seconds": wall,
+        "ingest_seconds": float(ingest[1]),
+        "cpu_seconds_main": float(usage[1]),
+        "cpu_seconds_workers": float(usage[2]),
+        "peak_rss_mib_main": int(usage[3]) / 1024,
+        "peak_rss_mib_worker": int(usage[4]) / 1024,
+    }
+    parts = {"start-up": "startup", "published in": "catalogue", "figures": "figures"}
+    for text, name in {**parts, "dumps": "dumps"}.items():
+        found = re.search(rf"{text} ([\d.]+) s", output)
+        if found:
+            figures[f"{name}_seconds"] = float(found[1])
+    return figures
 
 
-def store_counts(store: Path) -> dict[str, int]:
-    """Return quads in the dataset graphs, instances, and the CT-only figures."""
-    import pyoxigraph
-
+def store_counts(store: Path) -> dict[str, object]:
+    """Return quads and instances of the dataset, and quads per instance per modality."""
     db = pyoxigraph.Store.read_only(str(store))
 
-    def number(query: str) -> int:
-        rows = list(db.query(query))  # type: ignore[arg-type]
-        return int(rows[0][0].value)
+    def rows(query: str) -> dict[str, tuple[int, ...]]:
+        found = {}
+        for row in db.query(query):  # type: ignore[union-attr]
+            name = str(row[0].value).rsplit("/", 1)[-1]
+            found[name] = tuple(int(term.value) for term in list(row)[1:])
+        return found
 
-    data = number(
-        "SELECT (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } "
-        "FILTER(!STRENDS(STR(?g), 'provenance')) }"
-    )
-    instances = number(
-        "SELECT (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?i "
-        "<https://w3id.org/fairdicom/ontology#inSeries> ?series } "
-        "FILTER(STRENDS(STR(?g), '/raw')) }"
-    )
+    graphs = [g for g in db.named_graphs() if f"/graph/{DATASET}/" in str(g.value)]
+    quads = sum(len(list(db.quads_for_pattern(None, None, None, g))) for g in graphs)
+    members = rows(PER_MODALITY)
+    series_quads, instance_quads = rows(SERIES_QUADS), rows(INSTANCE_QUADS)
+    instances = sum(n for _, n in members.values())
+    per_modality = {
+        modality: round(
+            (series_quads.get(modality, (0,))[0] + instance_quads.get(modality, (0,))[0]) / n, 2
+        )
+        for modality, (_, n) in sorted(members.items())
+    }
     return {
-        "quads": data,
+        "quads": quads,
         "instances": instances,
-        "ct_triples": number(CT_TRIPLES),
-        "ct_instances": number(CT_INSTANCES),
+        "quads_per_instance": round(quads / max(1, instances), 2),
+        "quads_per_instance_by_modality": per_modality,
+    }
+
+
+def measure(work: Path, size: int) -> dict[str, object]:
+    """Return the figures of one corpus size."""
+    folder, files = corpus(work, size)
+    load = os.getloadavg()[0]
+    # The bare loop runs before and after the ingest: the machine may be shared, and a load
+    # that changes meanwhile shows as two different rates.
+    before = bare_parse_rate(files)
+    ingest = run_ingest(folder, work / "s")
+    after = bare_parse_rate(files)
+    bare = (before + after) / 2
+    counts = store_counts(work / "s")
+    rate = len(files) / ingest["ingest_seconds"]
+    cpu = {k: round(v * 1000 / len(files), 3) for k, v in ingest.items() if k.startswith("cpu")}
+    return {
+        "files": len(files),
+        "load_average_before": round(load, 2),
+        "load_average_after": round(os.getloadavg()[0], 2),
+        "bare_files_per_s_1core_before_after": (round(before), round(after)),
+        "bare_files_per_s_1core": round(bare),
+        "ingest_files_per_s": round(rate),
+        "ratio": round(rate / bare, 3),
+        **{k: round(v, 2) for k, v in ingest.items() if not k.startswith("cpu")},
+        **{f"{k.removeprefix('cpu_seconds_')}_cpu_ms_per_file": v for k, v in cpu.items()},
+        **counts,
     }
 
 
@@ -118,38 +189,26 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--instances", type=int, default=5000)
-    parser.add_argument("--small", type=int, default=2500)
-    parser.add_argument("--workdir", type=Path)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[5000, 20000])
+    parser.add_argument("--workdir", type=Path, help="keeps the corpora (default: a temp dir)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     work = args.workdir or Path(tempfile.mkdtemp(prefix="fairdicom-bench-"))
-    big_files = corpus(work / "big", args.instances)
-    small_files = corpus(work / "small", args.small)
-    bare = bare_parse_rate(big_files)
-    seconds, peak_big, worker_big = run_ingest(work / "big", work / "store-big")
-    counts = store_counts(work / "store-big")
-    _, peak_small, worker_small = run_ingest(work / "small", work / "store-small")
-    rate = len(big_files) / seconds
-    figures = {
-        "files": len(big_files),
-        "cores": os.cpu_count(),
-        "bare_parse_files_per_s_1core": round(bare, 1),
-        "ingest_files_per_s": round(rate, 1),
-        "ratio_ingest_to_bare": round(rate / bare, 3),
-        "triples_per_instance": round(counts["quads"] / counts["instances"], 2),
-        "triples_per_ct_instance": round(counts["ct_triples"] / max(1, counts["ct_instances"]), 2),
-        "small_files": len(small_files),
-        "peak_rss_mib_small": round(peak_small / 1024, 1),
-        "peak_rss_mib_big": round(peak_big / 1024, 1),
-        "worker_peak_rss_mib_small": round(worker_small / 1024, 1),
-        "worker_peak_rss_mib_big": round(worker_big / 1024, 1),
-        "self_peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-    }
-    for key, value in figures.items():
-        print(f"{key:32} {value}")
+    work.mkdir(parents=True, exist_ok=True)
+    results = []
+    for size in args.sizes:
+        figures = measure(work, size)
+        results.append(figures)
+        print(f"--- about {size} files")
+        for key, value in figures.items():
+            print(f"{key:34} {value}")
+    if len(results) > 1:
+        first, last = results[0]["ingest_files_per_s"], results[-1]["ingest_files_per_s"]
+        assert isinstance(first, int) and isinstance(last, int)
+        print(f"{'rate largest / smallest':34} {last / first:.3f}")
     if args.json:
-        print(json.dumps(figures))
+        print(json.dumps(results))
+    shutil.rmtree(work / "s", ignore_errors=True)
     if not args.workdir:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -1,16 +1,24 @@
-"""Query benchmark: the example cohort queries against `fairdicom serve` and `oxigraph serve`.
+"""Query benchmark: `fairdicom serve` against `oxigraph serve` on the same quads, in one run.
 
-    python benchmarks/query.py [--instances 100000] [--seconds 8] [--workdir DIR]
+    python benchmarks/query.py [--instances 15000] [--seconds 10] [--workdir DIR]
 
-Builds a synthetic store of about ``--instances`` instances (``fairdicom synth`` +
-``fairdicom ingest``), loads the same quads into Oxigraph's own server (PyPI package
-``oxigraph``, run with ``--union-default-graph`` like fairdicom's default), then, for 1, 4 and
-16 concurrent clients (threads with keep-alive HTTP connections on 127.0.0.1), runs the
-example queries of ``app/fairdicom/web/examples`` in turn for ``--seconds`` against each server and
-prints per-query p50/p95 latency and total throughput, with fairdicom / Oxigraph ratios:
-once with every request's text made unique (no result cache can help: the engines compared),
-once with the texts repeated as a query page and dashboards send them (fairdicom's result
-cache, keyed by store generation, answers).
+Builds a synthetic store of about ``--instances`` instances (``fairdicom synth`` + ``fairdicom
+ingest``), loads the same quads into Oxigraph's own server (PyPI package ``oxigraph``, run with
+``--union-default-graph`` like fairdicom's default), then measures, each for ``--seconds``, with
+threads that keep their HTTP connections open on 127.0.0.1:
+
+1. uncached throughput: 1 and 4 clients run the example queries of
+   ``app/fairdicom/web/examples`` in turn, every text made unique (a comment) so that no result
+   cache can answer: the engines and the per-query cost of each server are compared;
+2. cached throughput: the same with the texts repeated, as a query page and dashboards send
+   them (fairdicom only: its result cache, keyed by store generation, answers);
+3. mixed load: ``--heavy`` clients send a heavy query (pairs of instances of one series, under
+   a second alone) again and again while one client sends ``ASK { ?s a ?t }`` in a loop: the
+   ASK's p50/p95, and what the heavy clients got (answers, 503 with Retry-After).
+
+The throughput figures alternate between the two servers in ``--rounds`` slices (Oxigraph
+server, then fairdicom, again and again), so that a change in the machine's load falls on both;
+ratios are fairdicom / Oxigraph. The machine's load average is printed with each figure.
 """
 
 from __future__ import annotations
@@ -27,12 +35,22 @@ import tempfile
 import threading
 import time
 import urllib.parse
+from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 FAIRDICOM = [sys.executable, "-m", "fairdicom.cli"]
 EXAMPLES = sorted((ROOT / "app" / "fairdicom" / "web" / "examples").glob("*.rq"))
 ENV = {**os.environ, "PYTHONPATH": str(ROOT / "app"), "FAIRDICOM_SECRET": "benchmark"}
+SERVER_ENV = {**ENV, "FAIRDICOM_CLIENT_CONCURRENCY": "0"}
+"""Every client here is 127.0.0.1: a per-address limit would make them one client."""
+HEAVY = (
+    "PREFIX fd: <https://w3id.org/fairdicom/ontology#>\n"
+    "SELECT (COUNT(*) AS ?pairs) WHERE { ?a fd:series ?s . ?b fd:series ?s }"
+)
+CHEAP = "ASK { ?s a ?t }"
+JSON = "application/sparql-results+json"
 
 
 def free_port() -> int:
@@ -85,7 +103,7 @@ def build(work: Path, instances: int) -> tuple[Path, Path]:
     return store, oxstore
 
 
-def wait_ready(port: int, path: str, timeout: float = 60) -> None:
+def wait_ready(port: int, path: str, timeout: float = 120) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
@@ -99,68 +117,127 @@ def wait_ready(port: int, path: str, timeout: float = 60) -> None:
     raise SystemExit(f"server on port {port} did not start")
 
 
-def run_clients(
-    port: int, path: str, clients: int, seconds: float, unique: bool
-) -> dict[str, list[float]]:
-    """Run the example queries from ``clients`` threads; return latencies (s) per query.
+@dataclass(frozen=True)
+class Target:
+    """A server under test: its name, port and query path."""
 
-    ``unique`` appends a different comment to every request, so no result cache can answer.
-    """
-    latencies: dict[str, list[float]] = {q.stem: [] for q in EXAMPLES}
-    texts = [(q.stem, q.read_text(encoding="utf-8")) for q in EXAMPLES]
-    lock = threading.Lock()
-    stop = time.monotonic() + seconds
-    errors: list[str] = []
+    name: str
+    port: int
+    path: str
 
-    def client(offset: int) -> None:
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
-        index = offset
-        while time.monotonic() < stop:
-            name, text = texts[index % len(texts)]
-            index += 1
-            if unique:
-                text = f"{text}\n# request {offset}-{index}"
-            body = urllib.parse.urlencode({"query": text})
-            start = time.perf_counter()
-            conn.request(
-                "POST",
-                path,
-                body,
-                {
-                    "Content-Type": "application/x-www-form-urlencoded",
-                    "Accept": "application/sparql-results+json",
-                },
-            )
-            reply = conn.getresponse()
-            reply.read()
-            elapsed = time.perf_counter() - start
-            if reply.status != 200:
-                errors.append(f"{name}: HTTP {reply.status}")
-                continue
-            with lock:
-                latencies[name].append(elapsed)
-        conn.close()
 
-    threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
+@dataclass
+class Tally:
+    """Latencies (s) per query name, and the statuses of the answers."""
+
+    latencies: dict[str, list[float]] = field(default_factory=dict)
+    statuses: Counter[int] = field(default_factory=Counter)
+    retry_after: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def merge(self, other: Tally) -> None:
+        for name, values in other.latencies.items():
+            self.latencies.setdefault(name, []).extend(values)
+        self.statuses.update(other.statuses)
+        self.retry_after += other.retry_after
+
+    def add(self, name: str, status: int, seconds: float, retry_after: str | None) -> None:
+        with self.lock:
+            self.statuses[status] += 1
+            self.retry_after += retry_after is not None
+            if status == 200:
+                self.latencies.setdefault(name, []).append(seconds)
+
+
+def ask(conn: http.client.HTTPConnection, target: Target, text: str) -> tuple[int, str | None]:
+    """POST one query; read the whole answer; return its status and Retry-After."""
+    body = urllib.parse.urlencode({"query": text})
+    headers = {"Content-Type": "application/x-www-form-urlencoded", "Accept": JSON}
+    conn.request("POST", target.path, body, headers)
+    reply = conn.getresponse()
+    reply.read()
+    return reply.status, reply.getheader("Retry-After")
+
+
+def client_loop(
+    target: Target, texts: list[tuple[str, str]], stop: float, unique: bool, tally: Tally, n: int
+) -> None:
+    """Send the texts in turn until ``stop``; ``unique`` adds a different comment each time."""
+    conn = http.client.HTTPConnection("127.0.0.1", target.port, timeout=300)
+    index = n
+    while time.monotonic() < stop:
+        name, text = texts[index % len(texts)]
+        index += 1
+        if unique:
+            text = f"{text}\n# request {n}-{index}-{time.monotonic_ns()}"
+        started = time.perf_counter()
+        status, after = ask(conn, target, text)
+        tally.add(name, status, time.perf_counter() - started, after)
+        if status in (429, 503) and after:  # do as told, within the run
+            time.sleep(min(float(after), max(0.0, stop - time.monotonic())))
+            conn.close()
+            conn = http.client.HTTPConnection("127.0.0.1", target.port, timeout=300)
+    conn.close()
+
+
+def run(threads: list[threading.Thread]) -> None:
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    if errors:
-        raise SystemExit(f"errors: {sorted(set(errors))[:5]}")
-    return latencies
 
 
-def percentile(values: list[float], q: float) -> float:
-    return statistics.quantiles(values, n=100)[int(q) - 1] if len(values) > 1 else values[0]
+def throughput(target: Target, clients: int, seconds: float, unique: bool) -> Tally:
+    """Run the example queries from ``clients`` threads for ``seconds``."""
+    texts = [(q.stem, q.read_text(encoding="utf-8")) for q in EXAMPLES]
+    tally = Tally()
+    stop = time.monotonic() + seconds
+    run(
+        [
+            threading.Thread(target=client_loop, args=(target, texts, stop, unique, tally, n))
+            for n in range(clients)
+        ]
+    )
+    if set(tally.statuses) != {200}:
+        raise SystemExit(f"{target.name}: answers {dict(tally.statuses)}")
+    return tally
+
+
+def mixed(target: Target, heavy: int, seconds: float) -> tuple[Tally, Tally]:
+    """Run ``heavy`` clients of the heavy query and one client of the cheap one; return both."""
+    stop = time.monotonic() + seconds
+    heavy_tally, cheap_tally = Tally(), Tally()
+    threads = [
+        threading.Thread(
+            target=client_loop, args=(target, [("heavy", HEAVY)], stop, True, heavy_tally, n)
+        )
+        for n in range(heavy)
+    ]
+    threads.append(
+        threading.Thread(
+            target=client_loop, args=(target, [("cheap", CHEAP)], stop, True, cheap_tally, 0)
+        )
+    )
+    run(threads)
+    return heavy_tally, cheap_tally
+
+
+def percentile(values: list[float], q: int) -> float:
+    return statistics.quantiles(values, n=100)[q - 1] if len(values) > 1 else values[0]
+
+
+def load() -> str:
+    return " ".join(f"{x:.1f}" for x in os.getloadavg())
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--instances", type=int, default=100_000)
-    parser.add_argument("--seconds", type=float, default=8.0)
+    parser.add_argument("--instances", type=int, default=15_000)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--heavy", type=int, default=16, help="heavy clients of the mixed load")
+    parser.add_argument("--rounds", type=int, default=5, help="alternations of the two servers")
     parser.add_argument("--workdir", type=Path, help="keep the stores here and reuse them")
     args = parser.parse_args()
     work = args.workdir or Path(tempfile.mkdtemp(prefix="fairdicom-qbench-"))
@@ -170,7 +247,7 @@ def main() -> None:
     servers = [
         subprocess.Popen(
             [*FAIRDICOM, "serve", "--store", str(store), "--port", str(ours)],
-            env=ENV,
+            env=SERVER_ENV,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         ),
@@ -188,32 +265,45 @@ def main() -> None:
             stderr=subprocess.DEVNULL,
         ),
     ]
+    oxigraph = Target("oxigraph", theirs, "/query")
+    ours_target = Target("fairdicom", ours, "/sparql")
     try:
         wait_ready(ours, "/sparql")
         wait_ready(theirs, "/query?query=ASK%7B%7D")
-        print(f"{'clients':>7} {'server':>16} {'queries/s':>10} {'ratio':>6}  per-query p50/p95 ms")
-        for clients in (1, 4, 16):
-            rates = {}
-            runs = (
-                ("oxigraph", theirs, "/query", True),
-                ("fairdicom", ours, "/sparql", True),
-                ("fairdicom cached", ours, "/sparql", False),
+        print(f"store: {store} ({args.instances} instances asked); {args.seconds:g} s a figure")
+        print("\n1. uncached throughput (every text unique), example queries")
+        print(f"{'clients':>7} {'oxigraph q/s':>12} {'fairdicom q/s':>13} {'ratio':>6}  load")
+        for clients in (1, 4):
+            theirs_rate, ours_rate = Tally(), Tally()
+            for _ in range(args.rounds):
+                theirs_rate.merge(throughput(oxigraph, clients, args.seconds / args.rounds, True))
+                ours_rate.merge(throughput(ours_target, clients, args.seconds / args.rounds, True))
+            a = sum(map(len, theirs_rate.latencies.values())) / args.seconds
+            b = sum(map(len, ours_rate.latencies.values())) / args.seconds
+            print(f"{clients:>7} {a:>12.1f} {b:>13.1f} {b / a:>6.2f}  {load()}")
+            detail = " ".join(
+                f"{q}={percentile(ours_rate.latencies[q], 50) * 1000:.0f}/"
+                f"{percentile(theirs_rate.latencies[q], 50) * 1000:.0f}"
+                for q in sorted(ours_rate.latencies)
+                if q in theirs_rate.latencies
             )
-            for name, port, path, unique in runs:
-                result = run_clients(port, path, clients, args.seconds, unique)
-                total = sum(len(v) for v in result.values())
-                rates[name] = total / args.seconds
-                worst = max(percentile(v, 95) for v in result.values() if v)
-                ratio = f"{rates[name] / rates['oxigraph']:.2f}" if name != "oxigraph" else ""
-                detail = " ".join(
-                    f"{q}={percentile(v, 50) * 1000:.0f}/{percentile(v, 95) * 1000:.0f}"
-                    for q, v in result.items()
-                    if v
-                )
-                print(
-                    f"{clients:>7} {name:>16} {rates[name]:>10.1f} {ratio:>6}  "
-                    f"worst p95 {worst * 1000:.0f} ms; {detail}"
-                )
+            print(f"        p50 ms fairdicom/oxigraph: {detail}")
+        print("\n2. cached throughput (texts repeated), fairdicom")
+        for clients in (1, 4):
+            cached = throughput(ours_target, clients, args.seconds, False)
+            rate = sum(map(len, cached.latencies.values())) / args.seconds
+            print(f"{clients:>7} {rate:>12.1f} q/s  {load()}")
+        print(f"\n3. mixed load: {args.heavy} clients of the heavy query + 1 client of {CHEAP}")
+        for target in (oxigraph, ours_target):
+            heavy, cheap = mixed(target, args.heavy, args.seconds)
+            asks = cheap.latencies.get("cheap", [])
+            done = len(heavy.latencies.get("heavy", []))
+            p50, p95 = percentile(asks, 50) * 1000, percentile(asks, 95) * 1000
+            print(
+                f"{target.name:>10}: ASK p50 {p50:.0f} ms, p95 {p95:.0f} ms ({len(asks)} ASKs); "
+                f"heavy: {done} answered, statuses {dict(heavy.statuses)}, "
+                f"{heavy.retry_after} with Retry-After  {load()}"
+            )
     finally:
         for server in servers:
             server.terminate()

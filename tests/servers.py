@@ -196,8 +196,9 @@ def children(pid: int) -> list[int]:
     return sorted(found)
 
 
-def query_workers(server_pid: int) -> list[int]:
-    """Return the pids of a server's query workers (the children of its forkserver)."""
+def query_workers(server_pid: int, lane: str = "query") -> list[int]:
+    """Return the pids of a server's workers of one lane (``query``: heavy queries, ``fast``,
+    ``write``): the children of its forkserver that name themselves ``fairdicom-<lane>``."""
     workers: list[int] = []
     for child in children(server_pid):
         try:
@@ -205,8 +206,16 @@ def query_workers(server_pid: int) -> list[int]:
         except OSError:
             continue
         if b"forkserver" in command:
-            workers += children(child)
+            workers += [pid for pid in children(child) if process_name(pid) == f"fairdicom-{lane}"]
     return workers
+
+
+def process_name(pid: int) -> str:
+    """Return the name a process gave itself ("" when it is gone)."""
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return ""
 
 
 def _stat(pid: int) -> tuple[str, int, int]:

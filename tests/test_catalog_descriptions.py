@@ -30,7 +30,8 @@ def test_bundled_descriptions_load() -> None:
         ('themes = ["HEAL"]', 'themes = ["HEALTH"]', "datasets.sample.themes"),
         ('email = "hdab@example.org"', 'email = "nobody"', "datasets.sample.hdab.email"),
         (
-            'licence = "https://creativecommons.org/licenses/by/4.0/"\naccess',
+            'licence = "http://publications.europa.eu/resource/authority/licence/CC_BY_4_0"'
+            "\naccess",
             "access",
             "datasets.sample.licence",
         ),
@@ -62,14 +63,17 @@ def test_catalog_command_builds_and_validates(runner: CliRunner, tmp_path: Path)
     assert runner.invoke(main, ["ingest", str(SAMPLE), "--store", str(store)]).exit_code == 0
     result = runner.invoke(main, ["catalog", "--validate", "--store", str(store)])
     assert result.exit_code == 0, result.output
-    assert "not published (no description in the descriptions file): default" in result.output
+    warning = "warning: dataset 'default' has no description in "
+    assert warning in result.output and "generated minimal description" in result.output
+    assert "catalogue: 1 dataset(s)" in result.output  # published all the same, NON_PUBLIC
+    assert "HealthDCAT-AP r8 NON_PUBLIC: conforms" in result.output
     broken = tmp_path / "datasets.toml"
     broken.write_text(DESCRIPTIONS.read_text().replace("[datasets.sample]", "[datasets.default]"))
     result = runner.invoke(
         main, ["catalog", "--validate", "--store", str(store), "--descriptions", str(broken)]
     )
     assert result.exit_code == 0, result.output
-    assert "catalogue: 1 dataset(s)" in result.output
+    assert "catalogue: 1 dataset(s)" in result.output and "warning" not in result.output
     assert "DCAT-AP 3.0.1: conforms" in result.output
     assert "HealthDCAT-AP r8 PUBLIC: conforms" in result.output
 
@@ -83,3 +87,23 @@ def test_no_catalogue_yet_is_404(tmp_path: Path) -> None:
         assert "fairdicom catalog" in response.get_data(as_text=True)
     finally:
         app.extensions[SERVICE_KEY].close()
+
+
+def test_validate_checks_each_access_level_on_its_own_datasets(
+    runner: CliRunner, tmp_path: Path, corpus: Path
+) -> None:
+    store = tmp_path / "store"
+    for folder, slug in ((SAMPLE, "sample"), (corpus, "closed"), (corpus, "undescribed")):
+        args = ["ingest", str(folder), "--store", str(store), "--dataset", slug]
+        assert runner.invoke(main, args).exit_code == 0
+    text = DESCRIPTIONS.read_text(encoding="utf-8")
+    closed = text[text.index("[datasets.sample]") :].replace("[datasets.sample]", "")
+    closed = closed.replace('access_rights = "PUBLIC"', 'access_rights = "RESTRICTED"')
+    descriptions = tmp_path / "datasets.toml"
+    descriptions.write_text(text + "\n[datasets.closed]" + closed, encoding="utf-8")
+    args = ["catalog", "--validate", "--store", str(store), "--descriptions", str(descriptions)]
+    result = runner.invoke(main, args)
+    assert result.exit_code == 0, result.output
+    assert "catalogue: 3 dataset(s)" in result.output
+    for level in ("PUBLIC", "RESTRICTED", "NON_PUBLIC"):  # undescribed: generated, NON_PUBLIC
+        assert f"HealthDCAT-AP r8 {level}: conforms" in result.output

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import threading
+from collections import Counter
 from pathlib import Path
 
 from fairdicom.store import EmbeddedStore
@@ -16,6 +17,23 @@ from fairdicom.store import EmbeddedStore
 from tests.conftest import ROOT, run_cli
 from tests.helpers import dataset_quads
 from tests.servers import group_gone, wait_until
+
+FD = "https://w3id.org/fairdicom/ontology#"
+
+
+def _assert_whole_batches(quads: set[str]) -> None:
+    """Every series in the raw graph is curated, with as many instances as the raw graph
+    holds: what a kill leaves is whole batches (each written all or nothing)."""
+    raw: Counter[str] = Counter()
+    counted: dict[str, int] = {}
+    for quad in quads:
+        subject, predicate, rest = quad.split(" ", 2)
+        if predicate == f"<{FD}inSeries>" and rest.endswith("/raw> ."):
+            raw[rest.split(" ", 1)[0]] += 1
+        elif predicate == f"<{FD}numberOfInstances>" and rest.endswith("/curated> ."):
+            counted[subject] = int(rest.split('"', 2)[1])
+    assert raw, "nothing was written before the kill"
+    assert counted == dict(raw)
 
 
 def _kill_group(pgid: int) -> None:
@@ -58,6 +76,7 @@ def test_sigkill_mid_ingest_then_rerun_completes(corpus: Path, tmp_path: Path) -
     partial = opened.quad_count()
     opened.close()
     assert partial > 0
+    _assert_whole_batches(dataset_quads(store))
 
     rerun = run_cli("ingest", str(corpus), "--store", str(store), env={"FAIRDICOM_BATCH_SIZE": "5"})
     assert rerun.returncode == 0, rerun.stderr

@@ -65,7 +65,7 @@ def test_corpus_is_ingested_and_counted(corpus: Path, store_dir: Path) -> None:
     assert any(g.endswith("/graph/test/raw") for g in graphs)
     assert any(g.endswith("/graph/test/curated") for g in graphs)
     assert any(g.endswith("/graph/provenance") for g in graphs)
-    assert int(rows[0]["n"].split('"')[1]) == len(files)
+    assert int(rows[0]["n"].value) == len(files)
 
 
 def test_reingest_gives_the_same_triples(corpus: Path, store_dir: Path) -> None:

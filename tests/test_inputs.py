@@ -334,9 +334,10 @@ def _mount_tmpfs(where: Path, size: str) -> bool:
 
 @pytest.fixture()
 def small_disk(tmp_path: Path) -> Iterator[Path]:
-    """A 2 MiB tmpfs (root only): a real disk that fills up during an ingest."""
+    """A 1 MiB tmpfs (root only): a real disk that fills up during an ingest (bulk-loaded
+    batches take less room than transactions did: 2 MiB now hold the whole corpus)."""
     disk = tmp_path / "disk"
-    if os.geteuid() != 0 or shutil.which("mount") is None or not _mount_tmpfs(disk, "2m"):
+    if os.geteuid() != 0 or shutil.which("mount") is None or not _mount_tmpfs(disk, "1m"):
         pytest.skip("cannot mount a tmpfs here (needs root); the file size limit test runs")
     try:
         yield disk

@@ -211,6 +211,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
     settings = {
         "store": str(stores[0]),
         "secret": SECRETS[0],
+        "base_iri": BASE,  # the base the store was ingested under (not the port's)
         "query_workers": "1",
         "max_rows": "10000000",
         "query_timeout": "300",

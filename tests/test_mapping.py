@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -13,6 +14,8 @@ from fairdicom.rdf.mapping import MappingSet, load_mappings
 from fairdicom.store import query_form
 from rdflib.compare import graph_diff, isomorphic
 from rdflib.plugins.sparql.parser import parseQuery
+
+from tests.conftest import run_cli
 
 ROOT = Path(__file__).resolve().parents[1]
 MAPPINGS = ROOT / "ontologies" / "mappings"
@@ -239,7 +242,7 @@ BROKEN = [
         "\tstudy\t(0008,0020)",
         "\tstudies\t(0008,0020)",
         "\tstudies\t",
-        "subject_level 'studies'",
+        "subject_category 'studies'",
     ),
     (
         "attributes.sssom.tsv",
@@ -305,12 +308,13 @@ def test_broken_mapping_file(
     with pytest.raises(MappingError) as caught:
         load_mappings(copy, query_form, ONTOLOGY, VOCABULARY)
     message = str(caught.value)
-    assert message.startswith(f"{broken}:{line}: "), message
-    assert problem in message, message
+    assert re.match(rf"{re.escape(str(broken))}:{line}:\d+: ", message), message
+    assert problem in message.splitlines()[0], message
+    assert len(message.splitlines()) == 1, message
 
 
 def test_missing_attribute_table(tmp_path: Path) -> None:
-    with pytest.raises(MappingError, match=r"attributes\.sssom\.tsv:1: the attribute table"):
+    with pytest.raises(MappingError, match=r"attributes\.sssom\.tsv:1:1: the attribute table"):
         load_mappings(tmp_path, query_form, ONTOLOGY, VOCABULARY)
 
 
@@ -320,7 +324,7 @@ def test_value_table_of_an_unmapped_attribute(tmp_path: Path) -> None:
     table = copy / "attributes.sssom.tsv"
     text = table.read_text(encoding="utf-8")
     table.write_text(text.replace("dcmtag:PatientSex\t", "dcmtag:PatientAge\t"))
-    with pytest.raises(MappingError, match=r"sex\.sssom\.tsv:\d+: dcmtag:PatientSex has no used"):
+    with pytest.raises(MappingError, match=r"sex\.sssom\.tsv:\d+:1: dcmtag:PatientSex has no used"):
         load_mappings(copy, query_form, ONTOLOGY, VOCABULARY)
 
 
@@ -328,7 +332,7 @@ def test_rule_with_undeclared_prefix(tmp_path: Path) -> None:
     copy = tmp_path / "mappings"
     shutil.copytree(MAPPINGS, copy)
     (copy / "rules" / "bad.rq").write_text("CONSTRUCT { ?s ?p ?o }\nWHERE { ?s dcmtag:Rows ?o }\n")
-    with pytest.raises(MappingError, match=r"bad\.rq:2: unknown prefix 'dcmtag'"):
+    with pytest.raises(MappingError, match=r"bad\.rq:2:12: unknown prefix 'dcmtag'"):
         load_mappings(copy, query_form, ONTOLOGY, VOCABULARY)
 
 
@@ -339,5 +343,103 @@ def test_without_vocabulary_keywords_are_only_checked_for_form(tmp_path: Path) -
     (copy / "rules" / "bad.rq").write_text(rule + "WHERE { ?s dcmtag:NotInTheDictionary ?o }")
     load_mappings(copy, query_form, tmp_path / "none.ttl", tmp_path / "none.ttl")
     (copy / "rules" / "bad.rq").write_text(rule + "WHERE {\n ?s dcmtag:Not-a-keyword ?o }")
-    with pytest.raises(MappingError, match=r"bad\.rq:4: .* not declared in the DICOM data"):
+    with pytest.raises(MappingError, match=r"bad\.rq:4:5: .* not declared in the DICOM data"):
         load_mappings(copy, query_form, tmp_path / "none.ttl", tmp_path / "none.ttl")
+
+
+# --- every problem of every file, in one run (the curator's `fairdicom mapping check`) ------
+
+MANY = [
+    # (file, old, new, marker of the line, what the message says)
+    ("body-part.sssom.tsv", "sct:816094009", "sct:816094008", "sct:816094008", "SNOMED CT"),
+    (
+        "body-part.sssom.tsv",
+        "Brain\tsemapv:ManualMappingCuration",
+        "Brain\tsemapv:ManualCuration",
+        "semapv:ManualCuration",
+        "(did you mean 'semapv:ManualMappingCuration'?)",
+    ),
+    ("modality.sssom.tsv", "dcm:CT\t", "dcm:C T\t", "dcm:C T", "not allowed in an IRI"),
+    ("modality.sssom.tsv", "dcm:MR\t", "dcm:MR!\t", "dcm:MR!", "not a valid DICOM controlled"),
+    (
+        "sex.sssom.tsv",
+        "skos:exactMatch\tsct:74964007",
+        "skos:exactMatsh\tsct:74964007",
+        "skos:exactMatsh",
+        "(did you mean 'skos:exactMatch'?)",
+    ),
+    (
+        "attributes.sssom.tsv",
+        "dcmtag:SliceThickness\t",
+        "dcmtag:SliceThicknes\t",
+        "dcmtag:SliceThicknes\t",
+        "(did you mean 'SliceThickness'?)",
+    ),
+    (
+        "attributes.sssom.tsv",
+        "dcmtag:StudyDescription\t",
+        "dcmtag:PatientName\tPatient's Name\tskos:exactMatch\tfd:studyDescription\tx\t"
+        "semapv:ManualMappingCuration\tstudy\t\ndcmtag:StudyDescription\t",
+        "dcmtag:PatientName",
+        "de-identification removes it",
+    ),
+    (
+        "attributes.sssom.tsv",
+        "dcmtag:StudyDescription\t",
+        "dcmtag:AcquisitionDate\tAcquisition Date\tskos:exactMatch\tfd:studyDescription\tx\t"
+        "semapv:ManualMappingCuration\tstudy\t\ndcmtag:StudyDescription\t",
+        "dcmtag:AcquisitionDate",
+        "(VR DA) does not give values of the rdfs:range of fd:studyDescription (string)",
+    ),
+    (
+        "rules/patient-age.rq",
+        "CONSTRUCT { ?study fd:patientAgeInYears ?years }",
+        "CONSTRUCT { ?study dcmtag:PatientAge ?years }",
+        "CONSTRUCT { ?study dcmtag:PatientAge",
+        "a term of the raw layer",
+    ),
+    (
+        "rules/sop-class.rq",
+        "CONSTRUCT { ?series",
+        "CONSTRUCT { ?series ?",
+        "CONSTRUCT",
+        "SPARQL syntax",
+    ),
+    (
+        "rules/pixel-spacing.rq",
+        "fd:pixelSpacingRow",
+        "fd:pixelSpacingRows",
+        "fd:pixelSpacingRows",
+        "(did you mean 'pixelSpacingRow'?)",
+    ),
+]
+
+
+def test_every_problem_of_every_file_in_one_run(tmp_path: Path) -> None:
+    copy = tmp_path / "mappings"
+    shutil.copytree(MAPPINGS, copy)
+    expected: list[tuple[str, int, str]] = []
+    for name, old, new, _, _ in MANY:
+        path = copy / name
+        text = path.read_text(encoding="utf-8")
+        assert old in text, (name, old)
+        path.write_text(text.replace(old, new, 1), encoding="utf-8")
+    for name, _, _, marker, problem in MANY:
+        lines = (copy / name).read_text(encoding="utf-8").splitlines()
+        line = next(i for i, ln in enumerate(lines, 1) if marker in ln)
+        expected.append((name, line, problem))
+    done = run_cli("mapping", "check", str(copy))
+    assert done.returncode == 1, done.stdout + done.stderr
+    reported = done.stderr.splitlines()
+    assert reported[-1] == f"{len(MANY)} problem(s) in 7 file(s)", done.stderr
+    for name, line, problem in expected:
+        where = re.compile(rf"{re.escape(str(copy / name))}:{line}:\d+: ")
+        found = [r for r in reported if where.match(r)]
+        assert found and any(problem in r for r in found), (name, line, problem, done.stderr)
+    assert len(reported) == len(MANY) + 1, done.stderr
+
+
+def test_check_accepts_the_bundled_mappings() -> None:
+    done = run_cli("mapping", "check")
+    assert done.returncode == 0, done.stderr
+    assert ": OK (version " in done.stdout

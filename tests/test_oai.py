@@ -1,7 +1,10 @@
-"""An OAI-PMH harvester (sickle) harvests the catalogue of a real `fairdicom serve`."""
+"""An OAI-PMH harvester (sickle) harvests the catalogue of a real `fairdicom serve`; every
+response, of every verb and metadata prefix, is valid against the OAI-PMH, oai_dc and DataCite
+kernel-4 XML schemas (local copies in tests/reference/xsd, see its PROVENANCE.md)."""
 
 from __future__ import annotations
 
+import urllib.parse
 import urllib.request
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
@@ -9,7 +12,9 @@ from pathlib import Path
 
 import pytest
 import rdflib
+import xmlschema
 from fairdicom.catalog.build import refresh_catalog
+from fairdicom.catalog.conformance import validate_catalog
 from fairdicom.config import load_settings
 from fairdicom.ingest.pipeline import ingest
 from fairdicom.resources import SAMPLE
@@ -23,6 +28,14 @@ BASE = "http://localhost/"
 ROOT = Path(__file__).resolve().parent.parent
 OAI = "{http://www.openarchives.org/OAI/2.0/}"
 IDS = ["oai:localhost:sample", "oai:localhost:sample-two"]
+XSD = ROOT / "tests" / "reference" / "xsd"
+SCHEMAS = [
+    XSD / "oai-pmh" / "OAI-PMH.xsd",
+    XSD / "oai-pmh" / "oai_dc.xsd",
+    XSD / "datacite-kernel-4" / "metadata.xsd",
+    ROOT / "tests" / "reference" / "rdf-any.xsd",  # rdf:RDF has no schema: see the file
+]
+PREFIXES = ["oai_dc", "oai_datacite", "dcat_ap"]
 
 
 @pytest.fixture(scope="module")
@@ -165,3 +178,73 @@ def test_page_of_one_carries_a_resumption_token(endpoint: str) -> None:
     assert [e.text for e in last.iter(OAI + "identifier")] == IDS[1:]
     end = last.find(f"{OAI}ListIdentifiers/{OAI}resumptionToken")
     assert end is not None and not end.text and end.attrib["cursor"] == "1"
+
+
+@pytest.fixture(scope="module")
+def schema() -> xmlschema.XMLSchema:
+    """The OAI-PMH schema with the schemas of its metadata formats, all read from local files
+    (``allow="local"``: a schema that tried to fetch anything would fail here)."""
+    return xmlschema.XMLSchema([str(path) for path in SCHEMAS], allow="local")
+
+
+def every_response(endpoint: str) -> list[tuple[str, bytes]]:
+    """GET every verb with every metadata prefix, following resumption tokens, plus errors."""
+    queries = ["verb=Identify", "verb=ListMetadataFormats", "verb=ListSets"]
+    queries += [f"verb=ListMetadataFormats&identifier={i}" for i in IDS]
+    queries += ["verb=Nonsense", "verb=GetRecord&identifier=oai:x:none&metadataPrefix=oai_dc"]
+    queries += ["verb=ListRecords&metadataPrefix=oai_dc&from=2999-01-01"]
+    for prefix in PREFIXES:
+        queries += [f"verb=GetRecord&identifier={i}&metadataPrefix={prefix}" for i in IDS]
+        queries += [f"verb={v}&metadataPrefix={prefix}" for v in ("ListIdentifiers", "ListRecords")]
+    answers: list[tuple[str, bytes]] = []
+    for query in queries:
+        while query:
+            with urllib.request.urlopen(f"{endpoint}?{query}") as response:
+                body = response.read()
+            answers.append((query, body))
+            token = ET.fromstring(body).find(f".//{OAI}resumptionToken")
+            verb = query.split("&")[0]
+            more = token is not None and token.text
+            query = f"{verb}&resumptionToken={urllib.parse.quote(str(token.text))}" if more else ""
+    return answers
+
+
+def test_every_response_is_valid_against_the_schemas(
+    endpoint: str, schema: xmlschema.XMLSchema
+) -> None:
+    answers = every_response(endpoint)
+    seen = {(q.split("&")[0], p) for q, _ in answers for p in PREFIXES if p in q}
+    verbs = ("GetRecord", "ListIdentifiers", "ListRecords")
+    assert seen >= {(f"verb={v}", p) for v in verbs for p in PREFIXES}
+    assert sum("resumptionToken" in q for q, _ in answers) >= 3  # paged lists were followed
+    for query, body in answers:
+        errors = list(schema.iter_errors(body.decode("utf-8")))
+        assert not errors, f"{query}: {errors[0]}"
+
+
+def test_records_declare_the_schemas_they_are_valid_against(endpoint: str) -> None:
+    xsi = "{http://www.w3.org/2001/XMLSchema-instance}schemaLocation"
+    datacite = raw(f"{endpoint}?verb=GetRecord&identifier={IDS[0]}&metadataPrefix=oai_datacite")
+    resource = datacite.find(".//{http://datacite.org/schema/kernel-4}resource")
+    assert resource is not None
+    assert resource.attrib[xsi] == (
+        "http://datacite.org/schema/kernel-4 http://schema.datacite.org/meta/kernel-4/metadata.xsd"
+    )
+    identifier = resource.find("{http://datacite.org/schema/kernel-4}identifier")
+    assert identifier is not None and identifier.attrib == {"identifierType": "URL"}
+    formats = raw(f"{endpoint}?verb=ListMetadataFormats")
+    schemas = {
+        f.findtext(f"{OAI}metadataPrefix"): f.findtext(f"{OAI}schema")
+        for f in formats.iter(f"{OAI}metadataFormat")
+    }
+    assert schemas["oai_datacite"] == "http://schema.datacite.org/meta/kernel-4/metadata.xsd"
+
+
+def test_dcat_ap_records_conform_to_the_dcat_ap_shapes(endpoint: str) -> None:
+    for identifier in IDS:
+        root = raw(f"{endpoint}?verb=GetRecord&identifier={identifier}&metadataPrefix=dcat_ap")
+        rdf = ET.tostring(root.find(f".//{OAI}metadata/*"), encoding="unicode")
+        graph = rdflib.Graph().parse(data=rdf, format="xml")
+        dcat_ap = validate_catalog(graph)[0]
+        assert dcat_ap.profile == "DCAT-AP 3.0.1"
+        assert dcat_ap.conforms, dcat_ap.text

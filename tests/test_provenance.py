@@ -1,12 +1,17 @@
-"""Each ingest run is recorded with PROV-O: who, when, software, mapping version, counts."""
+"""Each ingest run is recorded with PROV-O: who (the software, and the operator when the
+``operator`` setting names one), when, mapping version, counts."""
 
 from __future__ import annotations
 
+import getpass
 from pathlib import Path
 
+import pytest
 from fairdicom.config import load_settings
 from fairdicom.ingest.pipeline import ingest
+from fairdicom.namespaces import PROV, XSD
 from fairdicom.rdf.mapping import load_mappings
+from fairdicom.rdf.terms import Iri, Literal
 from fairdicom.resources import MAPPINGS
 from fairdicom.store import EmbeddedStore, query_form
 
@@ -37,8 +42,55 @@ def test_each_run_is_recorded(corpus: Path, tmp_path: Path) -> None:
     assert len(rows) == 2
     version = load_mappings(MAPPINGS, query_form).version
     for row in rows:
-        assert row["seen"].startswith(f'"{first.files_seen}"')
-        assert row["ingested"].startswith(f'"{first.ingested}"')
-        assert row["version"] == f'"{version}"'
-        assert "http://dicom.nema.org/resources/ontology/DCM/113100" in row["methods"]
-        assert row["start"] <= row["end"]
+        assert row["seen"] == Literal(str(first.files_seen), XSD + "integer")
+        assert row["ingested"] == Literal(str(first.ingested), XSD + "integer")
+        assert row["version"] == Literal(version)
+        assert "http://dicom.nema.org/resources/ontology/DCM/113100" in row["methods"].value
+        assert row["start"].value <= row["end"].value
+
+
+AGENTS = """
+PREFIX prov: <http://www.w3.org/ns/prov#>
+PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
+SELECT ?agent ?type ?label WHERE { GRAPH ?g {
+  ?run a prov:Activity ; prov:wasAssociatedWith ?agent . ?agent a ?type .
+  OPTIONAL { ?agent rdfs:label ?label }
+} }
+"""
+
+
+@pytest.mark.parametrize(
+    ("operator", "expected"),
+    [
+        ("", set()),
+        ("Imaging Data Office", {("Imaging Data Office", None)}),
+        (
+            "https://orcid.org/0000-0002-1825-0097",
+            {(None, "https://orcid.org/0000-0002-1825-0097")},
+        ),
+    ],
+)
+def test_the_operator_is_the_setting_never_the_account(
+    corpus: Path, tmp_path: Path, operator: str, expected: set[tuple[str | None, str | None]]
+) -> None:
+    settings = load_settings(store=str(tmp_path / "s"), operator=operator)
+    ingest([corpus], settings, "p")
+    store = EmbeddedStore(str(tmp_path / "s"), read_only=True)
+    try:
+        rows = store.select(AGENTS)
+    finally:
+        store.close()
+    software = [row for row in rows if row["type"] == Iri(PROV + "SoftwareAgent")]
+    assert len(software) == 1  # the software is always an agent of the run
+    others = {
+        (
+            row["label"].value if "label" in row else None,
+            None if "label" in row else row["agent"].value,
+        )
+        for row in rows
+        if row["type"] == Iri(PROV + "Agent")
+    }
+    assert others == expected
+    account = getpass.getuser()
+    assert all(account not in row["agent"].value.rsplit("/", 1)[-1] for row in rows)
+    assert not any(row["type"] == Iri(PROV + "Person") for row in rows)

@@ -39,9 +39,9 @@ from fairdicom.errors import (
 from fairdicom.ingest.pipeline import ingest
 from fairdicom.query import QueryResult, QueryService
 from fairdicom.query.cache import ResultCache
+from fairdicom.query.jobs import QueryJob
 from fairdicom.query.lexer import Lexed
 from fairdicom.store import EmbeddedStore
-from fairdicom.store.query_worker import QueryRequest
 
 from tests.conftest import ROOT, SECRET
 from tests.servers import cpu_ticks, gone, wait_until
@@ -326,11 +326,14 @@ def test_crashed_worker_is_reported_and_replaced(single: QueryService) -> None:
     assert worker not in single.pids()
 
 
-def test_busy_workers_make_later_requests_wait_then_fail(single: QueryService) -> None:
+def test_busy_workers_make_later_heavy_requests_wait_then_fail(single: QueryService) -> None:
     thread, errors = _running(single, HEAVY)
-    with pytest.raises(StoreBusy, match="busy"):
-        single.query("ASK { ?x ?y ?z }", accept=["json"])
-    assert thread.is_alive()  # the heavy query held the only worker all along
+    with pytest.raises(StoreBusy, match="busy") as caught:
+        single.query(COUNT + " # waits for the heavy lane", accept=["json"])
+    assert caught.value.http_status == 503 and caught.value.retry_after >= 1
+    # The fast lane answers a lookup meanwhile: ASK is not queued behind the heavy query.
+    assert single.query("ASK { ?x ?y ?z }", accept=["json"]).body.endswith(b"true}")
+    assert thread.is_alive()  # the heavy query held the only heavy worker all along
     thread.join()
     assert [type(e) for e in errors] == [QueryTimeout]
 
@@ -363,7 +366,7 @@ def test_service_and_load_are_refused_without_a_connection(
         with pytest.raises(Forbidden):
             writable.update(text)
     # Past the lexical check, the worker itself opens no socket: nothing is allow-listed.
-    request = QueryRequest(service.location, service.generation(), queries[0], ("json",), 10)
+    request = QueryJob(service.location, service.generation(), queries[0], ("json",), 10)
     with pytest.raises(Forbidden, match="no network"):
         service.pool.run(request)
     assert connections() == 0
@@ -443,7 +446,7 @@ def test_generation_sees_writes_of_another_process(writable: QueryService) -> No
         "s.add(ox.Quad(ox.NamedNode('http://a/'), ox.NamedNode('http://b/'), ox.Literal(1), "
         "ox.NamedNode('http://g/'))); s.flush()"
     )
-    subprocess.run([sys.executable, "-c", code, writable.location], check=True, timeout=60)
+    subprocess.run([sys.executable, "-c", code, writable.settings.store], check=True, timeout=60)
     assert writable.generation() != before
     assert number(writable.query(COUNT, accept=["json"]).body) == 1
 
@@ -454,7 +457,7 @@ def test_update_waits_for_no_ingest(writable: QueryService) -> None:
         "print('ready', flush=True); sys.stdin.read()"
     )
     with subprocess.Popen(
-        [sys.executable, "-c", code, writable.location],
+        [sys.executable, "-c", code, writable.settings.store],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,

@@ -15,7 +15,6 @@ from pathlib import Path
 import pydicom
 import pytest
 from fairdicom.config import DeidOptions, Settings, load_settings
-from fairdicom.ingest import pipeline
 from fairdicom.ingest.pipeline import ingest
 from fairdicom.ingest.summary import IngestSummary
 from fairdicom.resources import MAPPINGS
@@ -33,8 +32,7 @@ def _ingest(
     monkeypatch: pytest.MonkeyPatch,
     deid: DeidOptions | None = None,
 ) -> IngestSummary:
-    monkeypatch.setattr(pipeline, "MAPPINGS", mappings)
-    settings: Settings = load_settings(store=str(store), batch_size=40)
+    settings: Settings = load_settings(store=str(store), batch_size=40, mappings=str(mappings))
     if deid is not None:
         settings = dataclasses.replace(settings, deid=deid)
     return ingest(paths, settings, "test")

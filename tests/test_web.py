@@ -23,6 +23,7 @@ SD = rdflib.Namespace("http://www.w3.org/ns/sparql-service-description#")
 VOID = rdflib.Namespace("http://rdfs.org/ns/void#")
 GRAPH = "http://example.org/web-test"
 MAX_ROWS = 500
+WRITE_ORIGIN = "https://admin.example.org"
 
 
 def _settings(store: Path, **changes: object) -> Settings:
@@ -34,6 +35,7 @@ def _settings(store: Path, **changes: object) -> Settings:
         "max_request_bytes": 65_536,
         "max_rows": MAX_ROWS,
         "query_workers": 1,
+        "cors_write_origins": (WRITE_ORIGIN,),
         **changes,
     }
     return Settings(**values)  # type: ignore[arg-type]
@@ -154,22 +156,45 @@ def test_non_ascii_query_by_get(client: FlaskClient) -> None:
     assert rows[0]["s"]["value"] == "Žlutý kůň é"
 
 
-def test_cors_and_preflight(client: FlaskClient) -> None:
+def _preflight(client: FlaskClient, path: str, origin: str, method: str) -> dict[str, str]:
+    reply = client.options(
+        path,
+        headers={
+            "Origin": origin,
+            "Access-Control-Request-Method": method,
+            "Access-Control-Request-Headers": "authorization, content-type",
+        },
+    )
+    assert reply.status_code == 200
+    return dict(reply.headers)
+
+
+def test_cors_lets_every_origin_read_and_only_listed_origins_write(client: FlaskClient) -> None:
     assert client.get(_query("ASK {}")).headers["Access-Control-Allow-Origin"] == "*"
     for path in ("/sparql", "/store", "/store/some/graph"):
-        reply = client.options(
-            path,
-            headers={
-                "Origin": "https://example.org",
-                "Access-Control-Request-Method": "POST",
-                "Access-Control-Request-Headers": "authorization, content-type",
-            },
+        anyone = _preflight(client, path, "https://example.org", "PUT")
+        assert anyone["Access-Control-Allow-Origin"] == "*"
+        assert "POST" in anyone["Access-Control-Allow-Methods"]  # a query by POST is a read
+        assert "PUT" not in anyone["Access-Control-Allow-Methods"]
+        assert "DELETE" not in anyone["Access-Control-Allow-Methods"]
+        assert "authorization" not in anyone["Access-Control-Allow-Headers"].lower()
+        assert "content-type" in anyone["Access-Control-Allow-Headers"].lower()
+        admin = _preflight(client, path, WRITE_ORIGIN, "PUT")
+        assert admin["Access-Control-Allow-Origin"] == WRITE_ORIGIN
+        assert "Origin" in admin["Vary"]
+        assert {"PUT", "DELETE"} <= set(admin["Access-Control-Allow-Methods"].split(", "))
+        assert "authorization" in admin["Access-Control-Allow-Headers"].lower()
+    # A write's answer is shared only with a listed origin's page.
+    update = "INSERT DATA { <urn:cors> <urn:p> 1 }"
+    for origin, shared in [("https://example.org", False), (WRITE_ORIGIN, True)]:
+        reply = client.post(
+            "/sparql",
+            data=update,
+            content_type="application/sparql-update",
+            headers={**ADMIN, "Origin": origin},
         )
-        assert reply.status_code == 200
-        assert reply.headers["Access-Control-Allow-Origin"] == "*"
-        allowed = reply.headers["Access-Control-Allow-Headers"].lower()
-        assert "authorization" in allowed and "content-type" in allowed
-        assert "POST" in reply.headers["Access-Control-Allow-Methods"]
+        assert reply.status_code == 204
+        assert ("Access-Control-Allow-Origin" in reply.headers) is shared
 
 
 def test_etag_revalidates_and_changes_with_the_store(client: FlaskClient) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import re
+import socket
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
@@ -47,6 +48,8 @@ class Help:
     maximum: int | None = None
     sensitive: bool = False
     """Never echo the value (in error messages)."""
+    path: bool = False
+    """A file or folder: a relative path in a configuration file is relative to its folder."""
 
 
 @dataclass(frozen=True)
@@ -97,17 +100,23 @@ class Settings:
         Help(
             "store location: a directory (embedded Oxigraph) or an http(s):// SPARQL URL",
             shown_default="`~/.local/share/fairdicom/store` (under `$XDG_DATA_HOME` when set)",
+            path=True,
         ),
     ] = str(DEFAULT_STORE)
     base_iri: Annotated[
         str,
-        Help("base of every data IRI the store mints (set it to the public URL of the server)"),
+        Help(
+            "base of every IRI the store mints and every link the server gives: set it to the "
+            "server's public URL",
+            shown_default="`http://localhost:<port>/`, derived from `host` and `port` (by "
+            "`serve` and `demo` from the address they listen on, the port got for 0 included)",
+        ),
     ] = "http://localhost:8000/"
     secret: Annotated[
         str,
         Help(
             "key of the pseudonyms (HMAC)",
-            shown_default="a random key kept in `<store>/pseudonym.key`",
+            shown_default="a random key kept in `<data_dir>/pseudonym.key`",
             sensitive=True,
         ),
     ] = ""
@@ -119,6 +128,7 @@ class Settings:
         Help(
             "folder of the mapping files (`*.sssom.tsv`, `rules/*.rq`) that ingest applies",
             shown_default="the bundled `ontologies/mappings`",
+            path=True,
         ),
     ] = ""
     descriptions: Annotated[
@@ -126,6 +136,7 @@ class Settings:
         Help(
             "dataset descriptions (TOML) that the catalogue publishes",
             shown_default="the bundled `data/datasets.toml`",
+            path=True,
         ),
     ] = ""
     data_dir: Annotated[
@@ -133,10 +144,19 @@ class Settings:
         Help(
             "folder of the site's files: catalogue dumps, the pseudonym key file, caches",
             shown_default="the store's directory (required for a remote store)",
+            path=True,
         ),
     ] = ""
     batch_size: Annotated[int, Help("instances per write transaction", minimum=1)] = 400
     workers: Annotated[int, Help("parsing processes (0 = one per core)", minimum=0)] = 0
+    operator: Annotated[
+        str,
+        Help(
+            "who runs the ingests, recorded in their provenance (a name, or an IRI such as an "
+            "ORCID)",
+            shown_default="none: the software agent only",
+        ),
+    ] = ""
     admin_token: Annotated[
         str,
         Help(
@@ -157,6 +177,65 @@ class Settings:
     query_workers: Annotated[
         int, Help("processes that run SPARQL queries (each can be stopped on timeout)", minimum=1)
     ] = 2
+    query_memory: Annotated[
+        int,
+        Help(
+            "megabytes of memory one query or update process may use; a request that needs "
+            "more is stopped with 503 (0 = the default)",
+            shown_default="half the machine's memory shared by the worker processes, "
+            "at least 1024",
+            minimum=0,
+        ),
+    ] = 0
+    queue_size: Annotated[
+        int,
+        Help(
+            "requests that may wait for a busy query process; more get 503 with Retry-After",
+            minimum=0,
+        ),
+    ] = 16
+    queue_wait: Annotated[
+        int,
+        Help("seconds a request waits for a query process before 503 with Retry-After", minimum=0),
+    ] = 10
+    client_concurrency: Annotated[
+        int,
+        Help(
+            "heavy queries one client (address, or admin token) may have running or waiting; "
+            "more get 429 with Retry-After (0 = no limit)",
+            minimum=0,
+        ),
+    ] = 2
+    fast_lane_workers: Annotated[
+        int,
+        Help(
+            "processes of the fast lane: ASK, DESCRIBE, small LIMIT lookups, Linked Data and "
+            "catalogue pages, never behind heavy queries",
+            minimum=1,
+        ),
+    ] = 1
+    fast_lane_timeout: Annotated[
+        int,
+        Help(
+            "seconds a query may run in the fast lane before it is stopped and queued with the "
+            "heavy queries instead",
+            minimum=1,
+        ),
+    ] = 1
+    cors_write_origins: Annotated[
+        tuple[str, ...],
+        Help(
+            "browser origins (`https://host[:port]`) whose pages may send writes; "
+            "every origin may read"
+        ),
+    ] = ()
+    trusted_proxy: Annotated[
+        str,
+        Help(
+            "address of the reverse proxy whose X-Forwarded-For/-Proto/-Host headers are "
+            "believed (per-client limits then see the real client)"
+        ),
+    ] = ""
     union_default_graph: Annotated[
         bool, Help("the default graph is the union of the named graphs")
     ] = True
@@ -173,6 +252,39 @@ class Settings:
     service_allow_list: Annotated[
         tuple[str, ...], Help("endpoints SERVICE and LOAD may reach")
     ] = ()
+    dicomweb_sources: Annotated[
+        tuple[str, ...],
+        Help("DICOMweb sources (`dicomweb+http(s)://...`) that `fairdicom sources` lists"),
+    ] = ()
+    dicomweb_token: Annotated[
+        str,
+        Help("bearer token sent to DICOMweb sources", shown_default="none", sensitive=True),
+    ] = ""
+    dicomweb_username: Annotated[
+        str, Help("user name for HTTP basic authentication to DICOMweb sources")
+    ] = ""
+    dicomweb_password: Annotated[
+        str,
+        Help("password for HTTP basic authentication to DICOMweb sources", sensitive=True),
+    ] = ""
+    dicomweb_max_requests: Annotated[
+        int, Help("most DICOMweb requests in flight at once", minimum=1, maximum=64)
+    ] = 4
+    dicomweb_retries: Annotated[
+        int,
+        Help(
+            "times a failed DICOMweb request (no connection, timeout, 429, 5xx) is tried again, "
+            "waiting 0.5 s, 1 s, 2 s... between tries",
+            minimum=0,
+            maximum=10,
+        ),
+    ] = 3
+    dicomweb_timeout: Annotated[
+        int, Help("seconds a DICOMweb request may wait for the server", minimum=1)
+    ] = 60
+    dicomweb_page_size: Annotated[
+        int, Help("studies asked for per QIDO-RS page (`limit`, then `offset`)", minimum=1)
+    ] = 100
     deid: Annotated[DeidOptions, Table("deidentification", ENV_PREFIX + "DEID_")] = field(
         default_factory=DeidOptions
     )
@@ -367,7 +479,19 @@ def _from_file(path: Path) -> dict[str, object]:
             flat |= {f"{key}.{name}": item for name, item in value.items()}
         else:
             flat[key] = value
-    return _parse_all(flat, lambda _key: str(path), from_text=False)
+    values = _parse_all(flat, lambda _key: str(path), from_text=False)
+    folder = path.absolute().parent
+    for key, value in values.items():
+        if SETTINGS[key].help.path and isinstance(value, str):
+            values[key] = _beside(folder, value)
+    return values
+
+
+def _beside(folder: Path, value: str) -> str:
+    """Return a path setting of a configuration file, relative paths taken from its folder."""
+    if not value or value.startswith(("http://", "https://")):
+        return value
+    return str(folder / Path(value).expanduser())
 
 
 def _from_environment(environ: Mapping[str, str]) -> dict[str, object]:
@@ -396,7 +520,31 @@ def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
     values = _from_file(source) if source is not None else {}
     values |= _from_environment(os.environ)
     values |= _from_arguments(overrides)
+    if not values.get("base_iri"):
+        host = str(values.get("host", Settings.host))
+        port = values.get("port", Settings.port)
+        values["base_iri"] = listen_base(host, port if isinstance(port, int) else Settings.port)
     return _build(values)
+
+
+LOOPBACK = ("127.0.0.1", "::1", "localhost", "")
+
+
+def listen_base(host: str, port: int) -> str:
+    """Return the ``base_iri`` derived from where the server listens: ``http://localhost:<port>/``
+    for a loopback address, the machine's name for every interface, else the address itself."""
+    if host in LOOPBACK or host.startswith("127."):
+        name = "localhost"
+    elif host in ("0.0.0.0", "::"):
+        name = socket.gethostname()
+    else:
+        name = host
+    return f"http://{f'[{name}]' if ':' in name else name}:{port}/"
+
+
+def base_is_derived(settings: Settings) -> bool:
+    """Return whether ``base_iri`` is the one derived from ``host`` and ``port`` (not set)."""
+    return settings.base_iri == listen_base(settings.host, settings.port)
 
 
 def _build(values: Mapping[str, object]) -> Settings:

@@ -68,7 +68,40 @@ class StoreBusy(FairdicomError):
     """Another process (an ingest) holds the store's write lock; retry later."""
 
     http_status = 503
+    retry_after = 2
+    """Seconds a client should wait before trying again (the ``Retry-After`` header)."""
+
+    def __init__(self, message: str, retry_after: int | None = None) -> None:
+        super().__init__(message)
+        if retry_after is not None:
+            self.retry_after = retry_after
+
+
+class StoreLocked(StoreBusy):
+    """The store is open for writing in another process (RocksDB's LOCK)."""
+
+
+class Overloaded(StoreBusy):
+    """Every query worker is busy and the queue is full, or a request waited its limit."""
+
+
+class TooManyRequests(StoreBusy):
+    """One client has as many requests running or waiting as it may, or failed too often."""
+
+    http_status = 429
+
+
+class QueryTooLarge(FairdicomError):
+    """A query or update needed more memory than a worker may use, and was stopped."""
+
+    http_status = 503
 
 
 class DicomReadError(FairdicomError):
     """One input file could not be read as DICOM."""
+
+
+class SourceError(FairdicomError):
+    """A DICOM source (a DICOMweb server) cannot be reached, refuses us, or answers wrongly."""
+
+    http_status = 502

@@ -3,17 +3,10 @@
 from __future__ import annotations
 
 from fairdicom.config import Settings
+from fairdicom.rdf.terms import integer, lexical
 from fairdicom.rdf.validation import validate_curated
 from fairdicom.sparql_files import sparql
 from fairdicom.store import open_store
-
-
-def _number(term: str) -> int:
-    return int(term.split('"')[1])
-
-
-def _text(term: str) -> str:
-    return term[1:].rsplit('"', 1)[0].encode("utf-8").decode("unicode_escape")
 
 
 def store_stats(settings: Settings) -> list[str]:
@@ -24,9 +17,9 @@ def store_stats(settings: Settings) -> list[str]:
         lines += [f"  graph {g}: {store.quad_count(g)} quads" for g in store.graphs()]
         for row in store.select(sparql(__file__, "counts")):
             lines.append(
-                f"dataset graph {row['g'].strip('<>')}: patients {_number(row['patients'])}, "
-                f"studies {_number(row['studies'])}, series {_number(row['seriesCount'])}, "
-                f"instances {_number(row['instances'])}"
+                f"dataset graph {lexical(row['g'])}: patients {integer(row['patients'])}, "
+                f"studies {integer(row['studies'])}, series {integer(row['seriesCount'])}, "
+                f"instances {integer(row['instances'])}"
             )
         return lines
     finally:
@@ -41,7 +34,7 @@ def validate_store(settings: Settings, batch: int = 200) -> tuple[list[str], boo
     try:
         for graph in (g for g in store.graphs() if g.endswith("/curated")):
             query = sparql(__file__, "curated_series").replace("$GRAPH", f"<{graph}>")
-            series = [row["series"] for row in store.select(query)]
+            series = [str(row["series"]) for row in store.select(query)]
             failing = 0
             for start in range(0, len(series), batch):
                 chunk = " ".join(series[start : start + batch])
@@ -59,8 +52,8 @@ def validate_store(settings: Settings, batch: int = 200) -> tuple[list[str], boo
         for row in store.select(sparql(__file__, "quarantined")):
             ok = False
             lines.append(
-                f"quarantined {row['series'].strip('<>')} (graph "
-                f"{row['g'].strip('<>')}):\n{_text(row['report'])}"
+                f"quarantined {lexical(row['series'])} (graph "
+                f"{lexical(row['g'])}):\n{lexical(row['report'])}"
             )
         return lines, ok
     finally:

@@ -18,12 +18,14 @@ node shape that owns it before validating; the constraint it states is unchanged
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 from rdflib import Graph, URIRef
 from rdflib.namespace import DCAT, DCTERMS, RDF, SH
 
 from fairdicom.catalog.descriptions import ACCESS_LEVELS, ACCESS_RIGHT
+from fairdicom.catalog.served import subset
 from fairdicom.rdf.validation import validate_graph
 from fairdicom.resources import REFERENCE_SHAPES
 
@@ -49,6 +51,13 @@ class Conformance:
 
 def shapes_graph(files: tuple[str, ...], reference: Path = REFERENCE) -> Graph:
     """Load shape files from the reference directory, with the path-less sh:or hoisted."""
+    shapes = Graph()
+    shapes += _loaded(files, reference)  # a copy: the parsed files are read once per process
+    return shapes
+
+
+@cache
+def _loaded(files: tuple[str, ...], reference: Path) -> Graph:
     shapes = Graph()
     for name in files:
         shapes.parse(reference / name, format="turtle")
@@ -82,20 +91,28 @@ def validate_catalog(catalog: Graph, reference: Path = REFERENCE) -> list[Confor
     return results
 
 
+def validate_pages(pages: list[Graph], reference: Path = REFERENCE) -> list[Conformance]:
+    """Validate each page of the catalogue as ``/catalog`` serves it (see
+    :func:`validate_catalog`); verdicts name their page when there is more than one."""
+    results = []
+    for number, page in enumerate(pages, start=1):
+        for result in validate_catalog(page, reference):
+            name = f"{result.profile}, page {number}" if len(pages) > 1 else result.profile
+            results.append(Conformance(name, result.conforms, result.violations, result.text))
+    return results
+
+
 def level_graph(catalog: Graph, level: str) -> Graph | None:
-    """Return the catalogue without the datasets of other access levels (None if none left)."""
+    """Return the catalogue with only the datasets of one access level, their records and
+    what they lead to (None if it has none)."""
     rights = URIRef(ACCESS_RIGHT + level)
-    others = {
-        d
-        for d in catalog.subjects(RDF.type, DCAT.Dataset)
-        if (d, DCTERMS.accessRights, rights) not in catalog
-    }
-    if len(others) == len(set(catalog.subjects(RDF.type, DCAT.Dataset))):
+    datasets = set(catalog.subjects(RDF.type, DCAT.Dataset))
+    chosen = {d for d in datasets if (d, DCTERMS.accessRights, rights) in catalog}
+    if not chosen:
         return None
     part = Graph()
-    for triple in catalog:
-        if triple[0] not in others and triple[2] not in others:
-            part.add(triple)
+    for cat in set(catalog.subjects(RDF.type, DCAT.Catalog)):
+        part += subset(catalog, cat, chosen)
     return part
 
 

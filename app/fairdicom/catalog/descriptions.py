@@ -36,8 +36,13 @@ THEMES = [
     "TRAN",
 ]
 DATASET_TYPE = "http://publications.europa.eu/resource/authority/dataset-type/"
+DEFAULT_CATALOG_ID = "fairdicom"
+IMAGING = "http://publications.europa.eu/resource/authority/health-category/IMAGING"
+GENERATED_LEVEL = "NON_PUBLIC"
+"""Access level of a dataset that has no description: closed until a person says otherwise."""
 _LANGUAGE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{1,8})*$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 _IRI = re.compile(r"^[a-z][a-z0-9+.-]*:[^\s<>\"{}|\\^`]+$")
 
 
@@ -59,6 +64,8 @@ class CatalogDescription:
     publisher: Agent
     licence: str
     legislation: tuple[str, ...]
+    identifier: str = DEFAULT_CATALOG_ID
+    """The catalogue's ``dct:identifier``, also its FAIR Data Point id (``/catalog/<id>``)."""
 
 
 @dataclass(frozen=True)
@@ -164,12 +171,16 @@ def load_descriptions(path: Path = DESCRIPTIONS) -> Descriptions:
         if key not in ("catalog", "datasets"):
             top.fail(key, "unknown table (expected catalog, datasets)")
     cat = _Reader(path, "catalog", top.value("catalog"))
+    identifier = cat.value("identifier", required=False) or DEFAULT_CATALOG_ID
+    if not isinstance(identifier, str) or not _WORD.fullmatch(identifier):
+        cat.fail("catalog.identifier", f"{identifier!r} is not a word of letters, digits, . _ -")
     catalog = CatalogDescription(
         title=cat.texts("title"),
         description=cat.texts("description"),
         publisher=cat.agent("publisher"),
         licence=str(cat.iri("licence")),
         legislation=cat.iris("applicable_legislation"),
+        identifier=identifier,
     )
     tables = _Reader(path, "datasets", top.value("datasets"))
     datasets = {slug: _dataset(path, slug, table) for slug, table in tables.table.items()}
@@ -214,4 +225,33 @@ def _dataset(path: Path, slug: str, table: Any) -> DatasetDescription:
         legislation=r.iris("applicable_legislation"),
         landing_page=r.iri("landing_page", required=False),
         dataset_type=DATASET_TYPE + dataset_type if dataset_type else None,
+    )
+
+
+def generated_description(slug: str, catalog: CatalogDescription) -> DatasetDescription:
+    """Return the minimal description of a dataset the descriptions file does not describe.
+
+    The catalogue's publisher stands in for publisher, contact point and HDAB, the catalogue's
+    licence and legislation apply, and the access level is NON_PUBLIC (pseudonymised imaging
+    data are personal data): every dataset in the store is published, none is opened by
+    default, and the profiles' mandatory properties are all there.
+    """
+    return DatasetDescription(
+        slug=slug,
+        title={"en": f"Imaging dataset {slug}"},
+        description={
+            "en": f"De-identified DICOM metadata of the imaging dataset '{slug}'. This description "
+            "was generated because the site's descriptions file has no entry for the dataset."
+        },
+        publisher=catalog.publisher,
+        contact=catalog.publisher,
+        licence=catalog.licence,
+        access_rights=ACCESS_RIGHT + GENERATED_LEVEL,
+        hdab=catalog.publisher,
+        health_categories=(IMAGING,),
+        themes=(DATA_THEME + "HEAL",),
+        keywords={"en": ("medical imaging", "DICOM")},
+        legislation=catalog.legislation,
+        landing_page=None,
+        dataset_type=DATASET_TYPE + "PERSONAL_DATA",
     )

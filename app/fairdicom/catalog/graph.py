@@ -35,6 +35,34 @@ PROFILES = {
 LANGUAGES = {"en": "ENG", "nl": "NLD", "de": "DEU", "fr": "FRA", "es": "SPA", "it": "ITA"}
 LANGUAGES |= {"pt": "POR", "pl": "POL", "sv": "SWE", "da": "DAN", "fi": "FIN", "el": "ELL"}
 FAIRDICOM_MODEL = "https://w3id.org/fairdicom/ontology"
+PREFIXES = {"dcat": DCAT, "dct": DCTERMS, "foaf": FOAF, "dcatap": DCATAP, "healthdcatap": HEALTH}
+PREFIXES |= {"cv": CV, "vcard": VCARD, "spdx": SPDX, "skos": SKOS, "eli": ELI}
+DATATYPES = {
+    DCAT.byteSize: XSD.nonNegativeInteger,
+    HEALTH.numberOfRecords: XSD.nonNegativeInteger,
+    HEALTH.numberOfUniqueIndividuals: XSD.nonNegativeInteger,
+    HEALTH.minTypicalAge: XSD.nonNegativeInteger,
+    HEALTH.maxTypicalAge: XSD.nonNegativeInteger,
+}
+"""The exact datatype DCAT-AP 3.0.1 / HealthDCAT-AP demand of each count; Oxigraph stores every
+derived integer type as ``xsd:integer``, so :mod:`fairdicom.catalog.served` types them again."""
+CC_BY, CC0, CC_BY_SA = (
+    "Creative Commons Attribution",
+    "Creative Commons CCZero",
+    "Creative Commons Attribution Share-Alike",
+)
+LICENCE_TITLES = {
+    f"{EU}licence/CC_BY_4_0": CC_BY,
+    "https://creativecommons.org/licenses/by/4.0/": CC_BY,
+    "http://www.opendefinition.org/licenses/cc-by": CC_BY,
+    f"{EU}licence/CC0": CC0,
+    "https://creativecommons.org/publicdomain/zero/1.0/": CC0,
+    f"{EU}licence/CC_BYSA_4_0": CC_BY_SA,
+    "https://creativecommons.org/licenses/by-sa/4.0/": CC_BY_SA,
+}
+"""Titles of well-known licences, as CKAN's licence register names them: ckanext-dcat finds a
+``license_id`` by the licence IRI, else by its ``dct:title`` (the EU vocabulary IRIs, which
+DCAT-AP recommends, are not in CKAN's register)."""
 
 
 @dataclass(frozen=True)
@@ -66,9 +94,7 @@ class _Builder:
         self.iris = iris
         self.g = Graph()
         self.agents: set[str] = set()
-        for prefix, ns in {"dcat": DCAT, "dct": DCTERMS, "foaf": FOAF, "dcatap": DCATAP}.items():
-            self.g.bind(prefix, ns)
-        for prefix, ns in {"healthdcatap": HEALTH, "cv": CV, "vcard": VCARD, "spdx": SPDX}.items():
+        for prefix, ns in PREFIXES.items():
             self.g.bind(prefix, ns)
 
     def add(self, s: URIRef, p: URIRef, o: URIRef | Literal) -> None:
@@ -103,6 +129,7 @@ class _Builder:
             self.add(node, RDF.type, FOAF.Agent)
             self.add(node, RDF.type, FOAF.Organization)
             self.add(node, FOAF.name, Literal(agent.name))
+            self.add(node, FOAF.mbox, URIRef(f"mailto:{agent.email}"))  # what ckanext-dcat reads
             self.add(node, CV.contactPoint, point)
             self.add(point, RDF.type, CV.ContactPoint)
             self.add(point, CV.email, Literal(agent.email))
@@ -118,9 +145,16 @@ class _Builder:
         return node
 
     def common(self, node: URIRef, licence: str, legislation: tuple[str, ...]) -> None:
-        self.add(node, DCTERMS.license, self.typed(licence, DCTERMS.LicenseDocument))
+        document = self.typed(licence, DCTERMS.LicenseDocument)
+        self.add(node, DCTERMS.license, document)
+        if licence in LICENCE_TITLES:
+            self.add(document, DCTERMS.title, Literal(LICENCE_TITLES[licence]))
         for law in legislation:
             self.add(node, DCATAP.applicableLegislation, self.typed(law, ELI.LegalResource))
+
+    def count(self, node: URIRef, prop: URIRef, value: int) -> None:
+        """State a count, typed as the profiles demand of ``prop``."""
+        self.add(node, prop, Literal(str(max(value, 0)), datatype=DATATYPES[prop]))
 
     def languages(self, node: URIRef, tags: set[str]) -> None:
         for tag in sorted(tags):
@@ -128,10 +162,6 @@ class _Builder:
             if code:
                 iri = f"{EU}language/{code}"
                 self.add(node, DCTERMS.language, self.typed(iri, DCTERMS.LinguisticSystem))
-
-
-def _int(value: int) -> Literal:
-    return Literal(str(max(value, 0)), datatype=XSD.nonNegativeInteger)
 
 
 def _when(value: str) -> Literal:
@@ -147,6 +177,7 @@ def build_catalog(
     b.add(cat, RDF.type, DCAT.Catalog)
     b.texts(cat, DCTERMS.title, catalog.title)
     b.texts(cat, DCTERMS.description, catalog.description)
+    b.add(cat, DCTERMS.identifier, Literal(catalog.identifier))
     b.add(cat, DCTERMS.publisher, b.agent(catalog.publisher))
     b.common(cat, catalog.licence, catalog.legislation)
     b.languages(cat, set(catalog.title))
@@ -225,12 +256,12 @@ def _dataset(b: _Builder, entry: DatasetEntry, service: URIRef, endpoint: URIRef
     b.add(provenance, RDF.type, DCTERMS.ProvenanceStatement)
     statement = "DICOM headers de-identified (PS3.15 Annex E) and mapped to RDF by fairdicom."
     b.add(provenance, RDFS.label, Literal(statement, lang="en"))
-    b.add(node, HEALTH.numberOfUniqueIndividuals, _int(s.patients))
-    b.add(node, HEALTH.numberOfRecords, _int(s.studies))
+    b.count(node, HEALTH.numberOfUniqueIndividuals, s.patients)
+    b.count(node, HEALTH.numberOfRecords, s.studies)
     b.add(node, HEALTH.hasStructuredData, Literal(False))
     if s.min_age is not None and s.max_age is not None:
-        b.add(node, HEALTH.minTypicalAge, _int(s.min_age))
-        b.add(node, HEALTH.maxTypicalAge, _int(s.max_age))
+        b.count(node, HEALTH.minTypicalAge, s.min_age)
+        b.count(node, HEALTH.maxTypicalAge, s.max_age)
     if s.first_date and s.last_date:
         period = URIRef(b.iris.resource("period", d.slug))
         b.add(node, DCTERMS.temporal, period)
@@ -263,7 +294,7 @@ def _dump(b: _Builder, entry: DatasetEntry) -> URIRef:
     b.add(node, DCAT.mediaType, b.typed(IANA + "application/n-quads", DCTERMS.MediaType))
     b.add(node, DCAT.compressFormat, b.typed(IANA + "application/gzip", DCTERMS.MediaType))
     b.add(node, DCTERMS.format, b.typed(f"{EU}file-type/NQUADS", DCTERMS.MediaTypeOrExtent))
-    b.add(node, DCAT.byteSize, _int(dump.byte_size))
+    b.count(node, DCAT.byteSize, dump.byte_size)
     checksum = URIRef(b.iris.resource("checksum", f"{d.slug}-nquads"))
     b.add(node, SPDX.checksum, checksum)
     b.add(checksum, RDF.type, SPDX.Checksum)

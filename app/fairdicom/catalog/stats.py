@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from functools import cache
+from pathlib import Path
 
 from fairdicom.namespaces import DataIris
 from fairdicom.rdf.sssom import expand, read_table
+from fairdicom.rdf.terms import Iri, Term, lexical, parse_term
 from fairdicom.resources import MAPPINGS
 from fairdicom.sparql_files import sparql
 from fairdicom.store import GraphStore
-
-_LITERAL = re.compile(r'^"(.*)"(?:\^\^<[^>]*>|@[A-Za-z0-9-]+)?$', re.DOTALL)
 
 
 @dataclass
@@ -40,10 +39,13 @@ def dataset_slugs(store: GraphStore, iris: DataIris) -> list[str]:
     return sorted({m.group(1) for g in store.graphs() if (m := pattern.match(g))})
 
 
-def dataset_stats(store: GraphStore, iris: DataIris, slug: str) -> DatasetStats:
-    """Compute the figures of one dataset with the queries in ``queries/``."""
+def dataset_stats(
+    store: GraphStore, iris: DataIris, slug: str, mappings: Path = MAPPINGS
+) -> DatasetStats:
+    """Compute the figures of one dataset with the queries in ``queries/``; concepts are
+    labelled from the value tables of the ``mappings`` folder."""
 
-    def run(name: str) -> list[dict[str, str]]:
+    def run(name: str) -> list[dict[str, Term]]:
         text = (
             sparql(__file__, name)
             .replace("$RAW", f"<{iris.graph(slug, 'raw')}>")
@@ -67,31 +69,27 @@ def dataset_stats(store: GraphStore, iris: DataIris, slug: str) -> DatasetStats:
     for row in run("runs"):
         stats.issued = _value(row["issued"]) if "issued" in row else None
         stats.modified = _value(row["modified"]) if "modified" in row else None
-    labels = concept_labels()
+    labels = concept_labels(mappings)
     for row in run("concepts"):
-        kind, term = _value(row["kind"]), row["value"]
+        kind, term = _value(row["kind"]), parse_term(row["value"])
         if kind == "manufacturer":
-            stats.manufacturers.append(_value(term))
-        elif term.startswith("<"):
-            concept = term[1:-1]
+            stats.manufacturers.append(term.value)
+        elif isinstance(term, Iri):
+            concept = term.value
             label = labels.get(concept) or concept.rstrip("/").rsplit("/", 1)[-1]
             (stats.modalities if kind == "modality" else stats.body_parts)[concept] = label
     return stats
 
 
-def _value(term: str) -> str:
-    """Return the lexical form of an N-Triples literal."""
-    match = _LITERAL.match(term)
-    if not match:
-        return term
-    return match.group(1).replace('\\"', '"').replace("\\\\", "\\")
+def _value(term: Term) -> str:
+    """Return the lexical form of a literal."""
+    return lexical(term)
 
 
-@cache
-def concept_labels() -> dict[str, str]:
+def concept_labels(mappings: Path = MAPPINGS) -> dict[str, str]:
     """Return concept IRI -> label from the value mapping tables (object_id, object_label)."""
     labels: dict[str, str] = {}
-    for path in sorted(MAPPINGS.glob("*.sssom.tsv")):
+    for path in sorted(mappings.glob("*.sssom.tsv")):
         table = read_table(path)
         if "object_label" not in table.columns:
             continue

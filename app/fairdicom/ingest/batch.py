@@ -1,4 +1,4 @@
-"""Write one batch of complete series: plan, curate, validate, persist.
+"""Write batches of complete series: plan, curate and validate (beside), persist, in order.
 
 A batch is written in one transaction. Writing a series again replaces every triple derived
 from it: its raw and curated triples, what it contributed to its study, patient, equipment and
@@ -6,18 +6,30 @@ sequence items (the curated triples of a study or patient are computed again fro
 their series), and what it left in quarantine. So a re-ingest gives the same triples, a
 mapping change plus a re-ingest leaves exactly the new values, and a re-run after a crash
 completes the store.
+
+:class:`BatchQueue` keeps a few batches in flight: each is planned against the store, curated
+in a curation process while the writer writes the ones before it, and written in the order
+it was planned. A batch that shares a series or a patient with a batch in flight waits until
+that one is written, so its plan sees it.
 """
 
 from __future__ import annotations
 
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 
-from fairdicom.ingest.curate import curate, owners_of, route, subject_of
-from fairdicom.ingest.plan import BatchGraphs, plan_batch
+from fairdicom.ingest.curator import CuratedBatch, CurationPool, curate_plan, finished
+from fairdicom.ingest.plan import BatchGraphs, BatchPlan, plan_batch
 from fairdicom.namespaces import DataIris
 from fairdicom.rdf.mapping import MappingSet
-from fairdicom.rdf.raw import InstanceRecord, series_triples
+from fairdicom.rdf.raw import InstanceRecord
 from fairdicom.store import GraphStore
+
+IN_FLIGHT = 3
+"""Batches planned and being curated while the writer writes: enough to keep the curation
+processes and the writer busy, few enough to keep memory flat."""
 
 
 @dataclass
@@ -31,7 +43,7 @@ class BatchResult:
 
 
 class BatchWriter:
-    """Write batches of instance records of one dataset into a store."""
+    """Plan and persist batches of instance records of one dataset in a store."""
 
     def __init__(
         self, store: GraphStore, iris: DataIris, dataset: str, mappings: MappingSet
@@ -39,33 +51,22 @@ class BatchWriter:
         self.store = store
         self.mappings = mappings
         self.data_prefix = iris.base + "id/"
-        self.graphs = BatchGraphs(
-            iris.graph(dataset, "raw"),
-            iris.graph(dataset, "curated"),
-            iris.graph(dataset, "quarantine"),
-        )
+        self.graphs = BatchGraphs.of(iris, dataset)
+
+    def plan(self, records: list[InstanceRecord]) -> BatchPlan:
+        """Plan a batch against what the store holds now (index lookups only)."""
+        return plan_batch(self.store, self.graphs, records, self.data_prefix)
 
     def write(self, records: list[InstanceRecord]) -> BatchResult:
-        """Write complete series (merged with what the store has of them) in one transaction."""
-        plan = plan_batch(self.store, self.graphs, records, self.data_prefix)
-        raw = {series: series_triples(group) for series, group in plan.by_series.items()}
-        lines = [line for group in raw.values() for line in group]
-        context = plan.context_series
-        curated = [
-            line
-            for line in curate(self.mappings, lines + plan.context)
-            if subject_of(line) not in context
-        ]
-        instances = {s: [r.instance for r in group] for s, group in plan.by_series.items()}
-        owners = owners_of(plan.by_series, curated, plan.context_owners)
-        routed = route(raw, curated, owners, instances)
-        inserts = {
-            self.graphs.raw: routed.raw,
-            self.graphs.curated: routed.curated,
-            self.graphs.quarantine: routed.quarantine,
-        }
+        """Plan, curate and persist complete series in this process, in one transaction."""
+        plan = self.plan(records)
+        return self.persist(plan, curate_plan(plan, self.mappings, self.graphs))
+
+    def persist(self, plan: BatchPlan, curated: CuratedBatch) -> BatchResult:
+        """Write a curated batch in one transaction (merged with what the store has)."""
         if plan.replacing:
-            members = list(plan.by_series) + [i for group in instances.values() for i in group]
+            members = list(plan.by_series)
+            members += [r.instance for group in plan.by_series.values() for r in group]
             shared = sorted(
                 {n for g in plan.by_series.values() for r in g for n in (r.study, r.patient)}
             )
@@ -75,11 +76,62 @@ class BatchWriter:
                 self.graphs.quarantine: members + shared,  # held again if still failing
             }
             orphans = dict.fromkeys(self.graphs.all, plan.orphan_levels)
-            self.store.replace(deletes, inserts, orphans)
-        else:  # nothing to replace: a plain load, still one transaction, and much faster
-            self.store.add(inserts)
-        # Flush RocksDB's memtables after each batch: memory stays flat on long ingests.
-        self.store.flush()
-        return BatchResult(
-            sum(len(v) for v in inserts.values()), routed.quarantined, routed.reports
-        )
+            self.store.replace(deletes, curated.inserts, orphans)
+            # An update goes through RocksDB's memtables: flushing them after each one keeps
+            # the memory of a long re-ingest flat.
+            self.store.flush()
+        else:
+            # Nothing to replace: the bulk loader writes the batch's index files and adds
+            # them to the store at once (all or nothing), without the memtables.
+            self.store.load_nquads(curated.nquads, bulk=True)
+        return BatchResult(curated.triples, curated.quarantined, curated.reports)
+
+
+Written = Callable[[int, BatchResult], None]
+"""Called after each batch is written, with its number of instances and what it wrote."""
+
+
+@dataclass
+class _InFlight:
+    future: Future[CuratedBatch]
+    plan: BatchPlan
+    keys: set[str]
+    instances: int
+
+
+class BatchQueue:
+    """Batches being curated, written in the order they were planned."""
+
+    def __init__(
+        self, writer: BatchWriter, curation: CurationPool, written: Written, depth: int = IN_FLIGHT
+    ) -> None:
+        self.writer = writer
+        self.curation = curation
+        self.written = written
+        self.depth = depth
+        self._pending: deque[_InFlight] = deque()
+
+    def put(self, records: list[InstanceRecord]) -> None:
+        """Plan a batch and hand it to curation (writing older batches when too many wait)."""
+        keys = {r.series for r in records} | {r.patient for r in records}
+        if any(keys & waiting.keys for waiting in self._pending):
+            self.drain()  # its plan must see what those batches write
+        plan = self.writer.plan(records)
+        self._pending.append(_InFlight(self.curation.submit(plan), plan, keys, len(records)))
+        while len(self._pending) > self.depth:
+            self._write_oldest()
+
+    def write_ready(self) -> None:
+        """Write the oldest batches whose curation is done (never waits)."""
+        while self._pending and self._pending[0].future.done():
+            self._write_oldest()
+
+    def drain(self) -> None:
+        """Write every batch in flight."""
+        while self._pending:
+            self._write_oldest()
+
+    def _write_oldest(self) -> None:
+        waiting = self._pending.popleft()
+        result = self.writer.persist(waiting.plan, finished(waiting.future))
+        self.written(waiting.instances, result)

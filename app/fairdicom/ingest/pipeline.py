@@ -1,8 +1,10 @@
 """Run an ingest: files are parsed in parallel, grouped into batches of whole series, written.
 
-Workers (one process per core) read and de-identify files and return raw-layer records; this
-process batches them at series boundaries, maps, validates and writes each batch in one
-transaction, then records the run's provenance.
+Parsing processes (one per core) read and de-identify files and return raw-layer records; this
+process groups them into batches that end at study boundaries and plans each against the
+store; curation processes map and validate the planned batches and hand back ready N-Quads,
+which this process writes, one transaction a batch, in order; then it records the run's
+provenance. Parsing, curation and writing overlap (see :mod:`fairdicom.ingest.batch`).
 """
 
 from __future__ import annotations
@@ -17,8 +19,10 @@ from pathlib import Path
 from fairdicom.config import Settings
 from fairdicom.dicom.deidentify import Profile
 from fairdicom.dicom.sources import Source, iter_sources
-from fairdicom.errors import StoreError, UsageError
-from fairdicom.ingest.batch import BatchWriter
+from fairdicom.errors import UsageError
+from fairdicom.ingest.batch import BatchQueue, BatchResult, BatchWriter
+from fairdicom.ingest.curator import CurationPool
+from fairdicom.ingest.plan import BatchGraphs
 from fairdicom.ingest.provenance import run_record
 from fairdicom.ingest.secret import resolve_secret
 from fairdicom.ingest.summary import IngestSummary
@@ -27,9 +31,12 @@ from fairdicom.namespaces import DataIris
 from fairdicom.rdf.mapping import load_mappings
 from fairdicom.rdf.raw import InstanceRecord
 from fairdicom.rdf.validation import violation_messages
-from fairdicom.resources import MAPPINGS
+from fairdicom.resources import CORE_ONTOLOGY, TAG_VOCABULARY
 from fairdicom.store import GraphStore, open_store, query_form
 
+COMPACT_SHARE = 10
+"""An ingest that wrote at least 1/COMPACT_SHARE of the store's quads compacts the store at the
+end of the command (:func:`compact_after`)."""
 SMALL_RUN = 64
 """Files per parsing process at least: starting one costs more than it saves below that."""
 MAX_BATCH_FACTOR = 8
@@ -47,14 +54,24 @@ def _ignore(*_: object) -> None:
     return None
 
 
+def _parsing_processes(count: int, settings: Settings) -> int:
+    """Return how many processes parse ``count`` files."""
+    return min(settings.worker_count, max(1, count // SMALL_RUN))
+
+
+def _curation_processes(parsing: int) -> int:
+    """Return how many processes curate beside ``parsing`` parsing processes (0: the writer
+    curates, for small runs): curating a file costs a fraction of parsing it."""
+    return 0 if parsing < 2 else max(1, parsing // 2)
+
+
 @contextmanager
 def _outcomes(
-    sources: Iterable[Source], count: int, settings: Settings, secret: str
+    sources: Iterable[Source], workers: int, settings: Settings, secret: str
 ) -> Iterator[Iterable[Outcome]]:
     """Parse in worker processes, even a few files: whatever one file does to its process
     (a crash, the out-of-memory killer, a parser that never ends) costs that file only."""
     args = (settings.base_iri, secret, settings.deid)
-    workers = min(settings.worker_count, max(1, count // SMALL_RUN))
     # Fork before the store is opened: a child that inherits an open store hangs on flush.
     # The pool forks its workers now; replacements come from a fork server.
     with ParsingPool(workers, args) as pool:
@@ -78,31 +95,71 @@ def ingest(
     not DICOM or not a file) with its path and reason, and the run goes on; only a store
     that cannot be opened or written stops it (StoreError).
     """
-    dataset = dataset or settings.dataset
     missing = [str(path) for path in inputs if not path.exists()]
     if missing:
         raise UsageError(f"no such file or folder: {', '.join(missing)}")
-    started = datetime.now(UTC)
     clock = time.perf_counter()
-    try:
-        secret = resolve_secret(settings)
-    except OSError as exc:
-        raise StoreError(
-            f"cannot keep the pseudonym key in the store {settings.store}: {exc.strerror}"
-        ) from None
     count = sum(1 for _ in iter_sources(inputs))  # a cheap first walk, for the progress bar
     total(count)
+    walk = time.perf_counter() - clock
+    summary = ingest_sources(
+        iter_sources(inputs),
+        count,
+        settings,
+        dataset,
+        progress=progress,
+        problem=problem,
+        batch_done=batch_done,
+        skipped=skipped,
+    )
+    summary.seconds += walk
+    summary.startup_seconds += walk
+    return summary
+
+
+def ingest_sources(
+    sources: Iterable[Source],
+    count: int,
+    settings: Settings,
+    dataset: str | None = None,
+    *,
+    progress: Progress = _ignore,
+    problem: Problem = _ignore,
+    batch_done: BatchDone = _ignore,
+    skipped: Problem = _ignore,
+) -> IngestSummary:
+    """Ingest sources (files, or instances fetched over DICOMweb) as :func:`ingest` does;
+    ``count`` is their number (or an estimate: it sizes the parsing pool)."""
+    dataset = dataset or settings.dataset
+    started = datetime.now(UTC)
+    clock = time.perf_counter()
+    secret = resolve_secret(settings)  # the configured key, or the data folder's key file
     summary = IngestSummary()
     iris = DataIris(settings.base_iri)
-    with _outcomes(iter_sources(inputs), count, settings, secret) as outcomes:
-        mappings = load_mappings(MAPPINGS, query_form)  # checked while the workers start parsing
-        store = open_store(settings.store)
+    workers = _parsing_processes(count, settings)
+    with _outcomes(sources, workers, settings, secret) as outcomes:
+        # The site's mappings, checked against the bundled ontology and tag vocabulary while
+        # the workers start parsing.
+        mappings = load_mappings(
+            settings.mappings_folder, query_form, CORE_ONTOLOGY, TAG_VOCABULARY
+        )
+        # Curation processes fork now too, before the store is opened.
+        curation = CurationPool(
+            _curation_processes(workers), mappings, BatchGraphs.of(iris, dataset)
+        )
+        try:
+            store = open_store(settings.store)
+        except BaseException:
+            curation.close()
+            raise
         try:
             writer = BatchWriter(store, iris, dataset, mappings)
             _run(
                 outcomes,
                 writer,
+                curation,
                 settings.batch_size,
+                clock,
                 summary,
                 progress,
                 problem,
@@ -120,10 +177,12 @@ def ingest(
                 summary,
                 mappings.version,
                 method,
+                operator=settings.operator,
             )
             store.replace({}, {iris.provenance_graph: lines})
             summary.store_quads = store.quad_count()
         finally:
+            curation.close()
             store.close()
     return summary
 
@@ -131,7 +190,9 @@ def ingest(
 def _run(
     outcomes: Iterable[Outcome],
     writer: BatchWriter,
+    curation: CurationPool,
     batch_size: int,
+    started: float,
     summary: IngestSummary,
     progress: Progress,
     problem: Problem,
@@ -142,10 +203,7 @@ def _run(
     members: dict[str, tuple[str, str]] = {}  # series -> (patient, study)
     quarantined: set[str] = set()
 
-    def flush() -> None:
-        if not batch:
-            return
-        result = writer.write(batch)
+    def written(instances: int, result: BatchResult) -> None:
         summary.triples_written += result.triples
         for series, count in result.quarantined.items():
             quarantined.add(series)
@@ -155,10 +213,19 @@ def _run(
             reason = "quarantined: " + " ".join(violation_messages(result.reports[series]))
             summary.problems.append((series.strip("<>"), reason))
             problem(series.strip("<>"), reason)
-        batch_done(len(batch), result.triples)
-        batch.clear()
+        batch_done(instances, result.triples)
+
+    queue = BatchQueue(writer, curation, written)
+
+    def flush() -> None:
+        if batch:
+            queue.put(list(batch))
+            batch.clear()
 
     for outcome in outcomes:
+        if not summary.files_seen:
+            summary.startup_seconds = time.perf_counter() - started
+        queue.write_ready()
         summary.files_seen += 1
         progress(1)
         record = outcome.record
@@ -182,11 +249,29 @@ def _run(
         summary.ingested += 1
         members[record.series] = (record.patient, record.study)
     flush()
+    queue.drain()
     kept = [pair for series, pair in members.items() if series not in quarantined]
     summary.instances = summary.ingested
     summary.series = len(kept)
     summary.patients = len({patient for patient, _ in kept})
     summary.studies = len({study for _, study in kept})
+
+
+def compact_after(settings: Settings, summary: IngestSummary) -> float | None:
+    """Compact the store after a run that wrote at least 1/COMPACT_SHARE of it (and after the
+    catalogue refresh that follows it); return the seconds it took, or None when not needed.
+
+    Queries read a store left with one small file per batch (or per later small write) up to
+    1.5 times slower than a compacted one; compacting costs a fraction of the run's time."""
+    if summary.triples_written * COMPACT_SHARE < summary.store_quads:
+        return None
+    clock = time.perf_counter()
+    store = open_store(settings.store)
+    try:
+        store.optimize()
+    finally:
+        store.close()
+    return time.perf_counter() - clock
 
 
 def open_for_reading(settings: Settings) -> GraphStore:

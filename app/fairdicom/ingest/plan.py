@@ -12,8 +12,15 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from fairdicom.namespaces import FD
-from fairdicom.rdf.raw import IN_SERIES, IN_STUDY, OF_PATIENT, InstanceRecord, records_from_store
+from fairdicom.namespaces import FD, DataIris
+from fairdicom.rdf.raw import (
+    IN_SERIES,
+    IN_STUDY,
+    OF_PATIENT,
+    InstanceRecord,
+    Pairs,
+    records_from_store,
+)
 from fairdicom.rdf.terms import iri, triple
 from fairdicom.store import GraphStore
 
@@ -31,6 +38,15 @@ class BatchGraphs:
     @property
     def all(self) -> tuple[str, str, str]:
         return (self.raw, self.curated, self.quarantine)
+
+    @classmethod
+    def of(cls, iris: DataIris, dataset: str) -> BatchGraphs:
+        """Return the graphs of a dataset."""
+        return cls(
+            iris.graph(dataset, "raw"),
+            iris.graph(dataset, "curated"),
+            iris.graph(dataset, "quarantine"),
+        )
 
 
 @dataclass
@@ -104,7 +120,7 @@ def _stored_instances(
 
 def _items(
     store: GraphStore, graph: str, objects: set[str], data_prefix: str
-) -> dict[str, list[tuple[str, str]]]:
+) -> dict[str, Pairs]:
     """Return the sequence items among these objects and the items they refer to, with their
     (predicate, object) pairs."""
     items: dict[str, list[tuple[str, str]]] = {}
@@ -118,7 +134,7 @@ def _items(
             for _, o in pairs
             if o.startswith("<" + data_prefix + "item/")
         } - items.keys()
-    return items
+    return {node: tuple(pairs) for node, pairs in items.items()}
 
 
 def _referenced_levels(

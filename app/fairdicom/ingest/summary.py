@@ -27,6 +27,9 @@ class IngestSummary:
     triples_written: int = 0
     store_quads: int = 0
     seconds: float = 0.0
+    startup_seconds: float = 0.0
+    """Of ``seconds``: until the first file was read (walking the inputs, starting the
+    processes, checking the mappings, opening the store)."""
     problems: list[tuple[str, str]] = field(default_factory=list)
     """(path, reason) of every rejected file and quarantined series, in order."""
     skips: list[tuple[str, str]] = field(default_factory=list)
@@ -59,6 +62,7 @@ class IngestSummary:
             f"patients {self.patients}, studies {self.studies}, series {self.series}, "
             f"instances {self.instances}",
             f"triples written {self.triples_written}; store now holds {self.store_quads} quads",
-            f"time {self.seconds:.1f} s ({self.rate:.0f} files/s)",
+            f"time {self.seconds:.1f} s ({self.rate:.0f} files/s), of which start-up "
+            f"{self.startup_seconds:.1f} s",
             *listed,
         ]

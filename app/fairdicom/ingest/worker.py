@@ -75,7 +75,7 @@ class FileWorker:
             return walk_outcome(source)
         try:
             header = read_instance(source, self.profile, self.pseudonyms)
-            return Outcome(name, record=self.converter.record(header))
+            return Outcome(name, record=self.converter.record(header).pack())
         except (NotDicom, NotAFile) as exc:
             return Outcome(name, skipped=str(exc))
         except (DicomReadError, UnsafeMember) as exc:  # our own words, without values

@@ -1,16 +1,12 @@
-"""The store's generation stamp, and a memory-bounded LRU cache of serialised results.
+"""A memory-bounded LRU cache of serialised results.
 
-The generation changes whenever the store changes, whoever writes it: it hashes the names,
-sizes and modification times of the RocksDB files that every write touches (``CURRENT``,
-``MANIFEST-*`` and the write-ahead logs ``*.log``) together with a counter of this process's
-own writes. A few ``stat`` calls, so it is computed afresh for every request. Cached results
-are keyed by generation, so a write makes every older entry unreachable (and LRU evicts it).
+Cached results are keyed by the store's generation (:meth:`fairdicom.store.StoreLocation.generation`
+and the service's own write count), so a write makes every older entry unreachable (and LRU
+evicts it).
 """
 
 from __future__ import annotations
 
-import hashlib
-import os
 import threading
 from collections import OrderedDict
 from collections.abc import Hashable
@@ -27,21 +23,6 @@ class QueryResult:
     body: bytes
     media_type: str
     truncated: bool = False
-
-
-def store_generation(directory: str, writes: int) -> str:
-    """Return a stamp of the store directory's state and this process's write count."""
-    digest = hashlib.blake2b(digest_size=8)
-    try:
-        with os.scandir(directory) as entries:
-            for entry in sorted(entries, key=lambda e: e.name):
-                name = entry.name
-                if name == "CURRENT" or name.startswith("MANIFEST-") or name.endswith(".log"):
-                    stat = entry.stat()
-                    digest.update(f"{name}:{stat.st_size}:{stat.st_mtime_ns};".encode())
-    except FileNotFoundError:
-        digest.update(b"missing")
-    return f"{writes}-{digest.hexdigest()}"
 
 
 class ResultCache:

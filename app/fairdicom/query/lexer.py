@@ -47,11 +47,22 @@ _TOKEN = re.compile(
     |(?P<other>.)""",
     re.VERBOSE | re.DOTALL,
 )
+_LIMIT = re.compile(r"\s*([0-9]+)")
 _ABSOLUTE = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")
 _UCHAR = re.compile(r"\\u([0-9A-Fa-f]{4})|\\U([0-9A-Fa-f]{8})")
 _PROTOCOL_IRI = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:[^<>\"{}|^`\\\x00-\x20]*")
 _TARGET_START = re.compile(rf"[<?$:\w{_BASE}]")
 NONDETERMINISTIC = frozenset({"now", "rand", "uuid", "struuid", "bnode"})
+MAX_NESTING = 256
+"""Deepest nesting accepted: real queries nest a few levels; the engine overflows its stack at
+a few thousand and takes the process with it."""
+EXPENSIVE = frozenset(
+    {"order", "group", "having", "distinct", "reduced", "count", "sum", "min", "max", "avg"}
+    | {"sample", "group_concat", "service"}
+)
+"""Keywords that make a query leave the fast lane: sorting, grouping, aggregates, federation."""
+CHEAP_LIMIT = 1000
+"""A SELECT or CONSTRUCT with a LIMIT up to this (and nothing of EXPENSIVE) is a lookup."""
 
 
 class Token(NamedTuple):
@@ -124,6 +135,44 @@ class Lexed:
     def has_dataset_clause(self) -> bool:
         """Return whether the query names its own dataset (FROM / FROM NAMED)."""
         return any(t.kind == "word" and t.text.lower() == "from" for t in self.code)
+
+    def depth(self) -> int:
+        """Return how deep groups, brackets and parentheses nest (the parser's recursion)."""
+        depth = deepest = 0
+        for token in self.code:
+            if token.kind == "other":
+                if token.text in "{([":
+                    depth += 1
+                    deepest = max(deepest, depth)
+                elif token.text in "})]":
+                    depth -= 1
+        return deepest
+
+    def refuse_deep(self, limit: int = MAX_NESTING) -> None:
+        """Raise UsageError when the text nests deeper than ``limit`` (the engine's parser
+        recurses once a level and would overflow its stack)."""
+        found = self.depth()
+        if found > limit:
+            raise UsageError(
+                f"the text nests groups, brackets or parentheses {found} deep; "
+                f"at most {limit} levels are accepted"
+            )
+
+    def cheap(self) -> bool:
+        """Return whether the query looks like a small lookup: an ASK or a DESCRIBE, or a
+        SELECT / CONSTRUCT with a small LIMIT that neither sorts, groups nor nests a query."""
+        words = [t.text.lower() for t in self.code if t.kind == "word"]
+        if any(w in EXPENSIVE for w in words) or words.count("select") > 1:
+            return False
+        if "ask" in words or "describe" in words:
+            return True
+        limits = [
+            _LIMIT.match(self.text, token.start + len(token.text))
+            for token in self.code
+            if token.kind == "word" and token.text.lower() == "limit"
+        ]
+        last = limits[-1] if limits else None
+        return last is not None and int(last.group(1)) <= CHEAP_LIMIT
 
     def cacheable(self) -> bool:
         """Return whether the same text on the same data always gives the same answer."""

@@ -1,39 +1,64 @@
 """The SPARQL service behind the HTTP endpoint: queries, updates and the Graph Store.
 
-Reads (queries, Graph Store GET) run in worker processes (app/fairdicom/query/pool.py) that can be
-killed on timeout; their serialised answers are cached by store generation. Writes (updates,
-Graph Store PUT/POST/DELETE) run in this process, one at a time under one lock, on the store
-opened read-write only for the duration of the write, so that ``fairdicom ingest`` can write
-between them. ``SERVICE`` and ``LOAD`` are refused unless allow-listed (fairdicom/query/lexer.py).
+Everything runs in worker processes (app/fairdicom/query/pool.py) on the store opened through
+the store interface (:func:`fairdicom.store.locate`), each process bounded in time and memory:
+
+* the fast lane (``fast_lane_workers``) answers what looks cheap (ASK, DESCRIBE, a small LIMIT
+  without sorting or grouping) and the queries of the Linked Data and catalogue pages; a query
+  that overruns its ``fast_lane_timeout`` there is stopped, remembered as heavy and queued in
+* the heavy lane (``query_workers``), where each client has at most ``client_concurrency``
+  queries running or waiting, and at most ``queue_size`` requests wait ``queue_wait`` s;
+* the writer (one process) runs updates and Graph Store writes one at a time, opening the store
+  read-write only for the duration of the write, so that ``fairdicom ingest`` can write between.
+
+Serialised answers are cached by store generation. ``SERVICE`` and ``LOAD`` are refused unless
+allow-listed, and texts nested deeper than the engine's parser survives are refused
+(fairdicom/query/lexer.py).
 """
 
 from __future__ import annotations
 
-import re
+import contextlib
+import os
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from pathlib import Path
 from types import TracebackType
 
 from fairdicom.config import Settings
-from fairdicom.errors import Forbidden, QuerySyntaxError, StoreBusy, StoreError, UsageError
-from fairdicom.query.cache import QueryResult, ResultCache, store_generation
+from fairdicom.errors import (
+    ConfigError,
+    FairdicomError,
+    Forbidden,
+    QueryTimeout,
+    StoreBusy,
+    StoreError,
+    StoreLocked,
+    UsageError,
+)
+from fairdicom.query.admission import FAST_PAGE, REQUESTER, ClientLimits, FailedLogins
+from fairdicom.query.cache import QueryResult, ResultCache
+from fairdicom.query.jobs import DropJob, GraphJob, Job, LoadJob, QueryJob, UpdateJob
 from fairdicom.query.lexer import Lexed, protocol_iri
-from fairdicom.query.pool import WorkerPool
-from fairdicom.sparql_files import sparql
-from fairdicom.store.query_formats import GRAPH, negotiate
-from fairdicom.store.query_worker import GraphRequest, ParseRequest, QueryRequest
-from fairdicom.store.sparql_update import UpdateStore
+from fairdicom.query.pool import PoolStats, WorkerPool
+from fairdicom.query.worker import MIB, Limits
+from fairdicom.store import Answer, Dataset, locate
+from fairdicom.store.base import GRAPH, negotiate
 
 CACHE_BYTES = 64 * 1024 * 1024
 """Memory the result cache may hold (serialised bodies, LRU)."""
 TEXTS_KEPT = 4096
-"""How many query texts the service remembers the facts of (checks, form), LRU."""
+"""How many query texts the service remembers the facts of (checks, form, lane), LRU."""
 TEXT_KEPT_CHARS = 65536
 """Longer query texts are checked afresh each time rather than remembered."""
+HEAVY_NICE = 5
+"""How much lower the CPU priority of the heavy lane is: the fast lane and the server's own
+threads come first when every core is busy."""
+LEAST_MEMORY = 1024 * MIB
+"""The default memory limit of a worker is never below this."""
+SMALLEST_MEMORY = 512 * MIB
+"""A smaller ``query_memory`` is refused: a worker could not even open the store."""
 
 __all__ = ["QueryResult", "QueryService"]
 
@@ -42,14 +67,30 @@ __all__ = ["QueryResult", "QueryService"]
 class _Facts:
     """What the service knows of one query text: its lexical verdicts and, once run, form."""
 
-    refusal: str | None
+    refusal: tuple[type[FairdicomError], str] | None
     cacheable: bool
     dataset_clause: bool
+    cheap: bool
     form: str | None = None
+    heavy: bool = False
+
+
+def memory_limit(settings: Settings) -> int:
+    """Return the bytes of memory one worker may use (``query_memory``, or the default)."""
+    if settings.query_memory:
+        if settings.query_memory * MIB < SMALLEST_MEMORY:
+            raise ConfigError(
+                f"query_memory = {settings.query_memory}: a worker maps about 200 MB just to "
+                f"open the store; give it at least {SMALLEST_MEMORY // MIB} MB (or 0, the default)"
+            )
+        return settings.query_memory * MIB
+    total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    processes = settings.query_workers + settings.fast_lane_workers + 1
+    return max(LEAST_MEMORY, total // 2 // processes)
 
 
 class QueryService:
-    """Answer SPARQL queries, updates and Graph Store requests on the embedded store."""
+    """Answer SPARQL queries, updates and Graph Store requests on the configured store."""
 
     def __init__(
         self,
@@ -58,40 +99,59 @@ class QueryService:
         cache_bytes: int = CACHE_BYTES,
         busy_wait: float | None = None,
     ) -> None:
-        if settings.store.startswith(("http://", "https://")):
-            raise StoreError(
-                f"{settings.store}: the SPARQL endpoint serves an embedded store only; "
-                "point clients at the remote server itself"
-            )
         self.settings = settings
-        self.location = settings.store
+        self.location = locate(settings.store)
         self.allowed = frozenset(settings.service_allow_list)
-        self._wait = float(settings.query_timeout if busy_wait is None else busy_wait)
+        self.memory = memory_limit(settings)
         self.cache = ResultCache(cache_bytes)
+        self.clients = ClientLimits(settings.client_concurrency)
+        self.logins = FailedLogins()
         self._known: OrderedDict[str, _Facts] = OrderedDict()
         self._known_lock = threading.Lock()
         self._writes = 0
-        self._write_lock = threading.Lock()
-        # Workers first: they come from a forkserver, but no store is open here before them.
+        wait = float(settings.queue_wait if busy_wait is None else busy_wait)
+        timeout = float(settings.query_timeout)
+        limits = Limits(self.memory, sandbox=not self.allowed and self.location.local)
+        queue = settings.queue_size
         self.pool = WorkerPool(
             settings.query_workers,
-            float(settings.query_timeout),
-            self._wait,
-            sandbox=not self.allowed,
+            timeout,
+            wait,
+            name="query",
+            max_waiting=queue,
+            limits=replace(limits, nice=HEAVY_NICE),
         )
+        fast_timeout = float(settings.fast_lane_timeout)
+        self.fast = WorkerPool(
+            settings.fast_lane_workers,
+            fast_timeout,
+            wait,
+            name="fast",
+            max_waiting=queue,
+            limits=limits,
+        )
+        self.writer = WorkerPool(1, timeout, wait, name="write", max_waiting=queue, limits=limits)
         try:
-            if not (Path(self.location) / "CURRENT").exists():
-                with self._writing():
-                    pass  # create an empty store, so that readers can open it
-        except StoreBusy:
-            pass  # an ingest is creating it
+            self._prepare()
         except BaseException:
-            self.pool.close()
+            self.close()
             raise
 
-    def generation(self) -> str:
-        """Return a stamp that changes whenever the store changes (by any process)."""
-        return store_generation(self.location, self._writes)
+    def _prepare(self) -> None:
+        """Make sure readers can open the store: create an empty one when there is none."""
+        try:
+            self.location.open(read_only=True).close()
+        except StoreBusy:
+            pass
+        except StoreError:
+            with contextlib.suppress(StoreBusy):  # an ingest is creating it
+                self.location.open().close()
+
+    def generation(self) -> str | None:
+        """Return a stamp that changes whenever the store changes (by any process); None when
+        the store cannot tell (then nothing is cached)."""
+        token = self.location.generation()
+        return None if token is None else f"{self._writes}-{token}"
 
     def query(
         self,
@@ -104,36 +164,53 @@ class QueryService:
         """Run a SPARQL query; answer in the first accepted format that fits its form."""
         facts = self._facts(text)
         if facts.refusal is not None:
-            raise Forbidden(facts.refusal)
+            kind, message = facts.refusal
+            raise kind(message)
         defaults = tuple(protocol_iri(g) for g in default_graphs)
         named = tuple(protocol_iri(g) for g in named_graphs)
         explicit = bool(defaults or named)
         union = self.settings.union_default_graph and not explicit
-        request = QueryRequest(
-            store=self.location,
-            generation="",
-            text=text,
-            accept=tuple(accept),
-            max_rows=self.settings.max_rows,
-            union=union and not facts.dataset_clause,
-            default_graphs=defaults if explicit else None,
-            named_graphs=named if explicit else None,
-            base_iri=self.settings.base_iri or None,
+        dataset = Dataset(
+            defaults if explicit else None,
+            named if explicit else None,
+            union and not facts.dataset_clause,
         )
-        key = (text, request.default_graphs, request.named_graphs, request.union)
         generation = self.generation()
+        job = QueryJob(
+            self.location,
+            generation,
+            text,
+            tuple(accept),
+            self.settings.max_rows,
+            dataset,
+            self.settings.base_iri or None,
+        )
         if facts.form is not None:
             media_type = negotiate(facts.form, accept)
-            cached = self.cache.get((generation, *key, media_type))
-            if cached is not None:
-                return cached
-            request = replace(request, accept=(media_type,))
-        reply = self.pool.run(replace(request, generation=generation))
-        facts.form = reply.form
-        result = QueryResult(reply.body, reply.media_type, reply.truncated)
-        if facts.cacheable:
-            self.cache.put((generation, *key, reply.media_type), result, len(text))
+            if generation is not None:
+                cached = self.cache.get((generation, text, dataset, media_type))
+                if cached is not None:
+                    return cached
+            job = replace(job, accept=(media_type,))
+        answer = _answer(self._read(job, facts))
+        facts.form = answer.form
+        result = QueryResult(answer.body, answer.media_type, answer.truncated)
+        if facts.cacheable and generation is not None:
+            self.cache.put((generation, text, dataset, answer.media_type), result, len(text))
         return result
+
+    def _read(self, job: Job, facts: _Facts | None = None, cheap: bool = False) -> object:
+        """Run a read job in the fast lane when it looks cheap, else in the heavy lane."""
+        if facts is not None:
+            cheap = not facts.heavy and (facts.cheap or FAST_PAGE.get())
+        if cheap:
+            try:
+                return self.fast.run(job)
+            except QueryTimeout:
+                if facts is not None:
+                    facts.heavy = True  # not cheap after all: the heavy lane, now and later
+        with self.clients.admit(REQUESTER.get(), self.pool.retry_after):
+            return self.pool.run(job)
 
     def _facts(self, text: str) -> _Facts:
         """Return what the lexical checks say of a query text (remembered for repeats)."""
@@ -143,12 +220,13 @@ class QueryService:
                 self._known.move_to_end(text)
                 return found
         lexed = Lexed(text)
+        refusal: tuple[type[FairdicomError], str] | None = None
         try:
+            lexed.refuse_deep()
             lexed.refuse_remote(self.allowed, ("service",))
-            refusal = None
-        except Forbidden as exc:
-            refusal = str(exc)
-        facts = _Facts(refusal, lexed.cacheable(), lexed.has_dataset_clause())
+        except (Forbidden, UsageError) as exc:
+            refusal = (type(exc), str(exc))
+        facts = _Facts(refusal, lexed.cacheable(), lexed.has_dataset_clause(), lexed.cheap())
         if len(text) <= TEXT_KEPT_CHARS:
             with self._known_lock:
                 self._known[text] = facts
@@ -165,8 +243,10 @@ class QueryService:
     ) -> None:
         """Run a SPARQL update in one transaction (USING graphs from the protocol, if any)."""
         lexed = Lexed(text)
+        lexed.refuse_deep()
         lexed.refuse_remote(self.allowed, ("service", "load"))
-        self._write(lexed.with_using(list(using_graphs), list(using_named_graphs)))
+        text = lexed.with_using(list(using_graphs), list(using_named_graphs))
+        self._write(UpdateJob(self.location, text, self.settings.base_iri or None))
 
     # Graph Store Protocol ------------------------------------------------------------------
 
@@ -176,22 +256,24 @@ class QueryService:
         name = None if graph is None else protocol_iri(graph)
         generation = self.generation()
         key = (generation, "graph-store", name, media_type)
-        cached = self.cache.get(key)
+        cached = self.cache.get(key) if generation is not None else None
         if cached is not None:
             return cached
-        reply = self.pool.run(GraphRequest(self.location, generation, name, (media_type,)))
-        if not reply.found:
+        found = self._read(GraphJob(self.location, generation, name, (media_type,)))
+        if found is None:
             return None
-        result = QueryResult(reply.body, reply.media_type)
-        self.cache.put(key, result, len(name or ""))
+        answer = _answer(found)
+        result = QueryResult(answer.body, answer.media_type)
+        if generation is not None:
+            self.cache.put(key, result, len(name or ""))
         return result
 
     def graph_exists(self, graph: str | None) -> bool:
         """Return whether a named graph exists (the default graph always does)."""
         if graph is None:
             return True
-        request = GraphRequest(self.location, self.generation(), protocol_iri(graph))
-        return self.pool.run(replace(request, exists_only=True)).found
+        job = GraphJob(self.location, self.generation(), protocol_iri(graph), exists_only=True)
+        return bool(self._read(job, cheap=True))
 
     def graph_put(self, graph: str | None, data: bytes, media_type: str) -> bool:
         """Replace a graph's content with an RDF document; return whether it was created."""
@@ -203,69 +285,48 @@ class QueryService:
 
     def graph_delete(self, graph: str | None) -> bool:
         """Remove a named graph (empty the default graph); return False if it did not exist."""
-        with self._writing() as store:
-            if graph is None:
-                store.update(sparql(__file__, "graph_delete_default"))
-                return True
-            name = protocol_iri(graph)
-            if name not in store.graphs():
-                return False
-            store.update(_fill(sparql(__file__, "graph_delete"), name, ""))
-            return True
+        name = None if graph is None else protocol_iri(graph)
+        return bool(self._write(DropJob(self.location, name)))
 
     def _load(self, graph: str | None, data: bytes, media_type: str, replace_content: bool) -> bool:
         name = None if graph is None else protocol_iri(graph)
-        # Parse in a worker: a hostile document is bounded by the timeout like a query.
-        request = ParseRequest(data, media_type, name or self.settings.base_iri or None)
-        triples = self.pool.run(request).body.decode("utf-8")
-        template = ("graph_put" if replace_content else "graph_post") + (
-            "_default" if name is None else ""
-        )
-        with self._writing() as store:
-            created = name is not None and name not in store.graphs()
-            store.update(_fill(sparql(__file__, template), name, triples))
-        return created
+        base = name or self.settings.base_iri or None
+        job = LoadJob(self.location, name, data, media_type, base, replace_content)
+        return bool(self._write(job))
 
     # Writes ----------------------------------------------------------------------------------
 
-    def _write(self, text: str) -> None:
-        with self._writing() as store:
-            try:
-                store.update_from(text, self.settings.base_iri or None)
-            except SyntaxError as exc:
-                raise QuerySyntaxError(str(exc)) from None
-            except (RuntimeError, ValueError) as exc:
-                raise UsageError(f"the update failed: {exc}") from None
-
-    @contextmanager
-    def _writing(self) -> Iterator[UpdateStore]:
-        """Hold the write lock and the store open read-write; count the write when done."""
-        if not self._write_lock.acquire(timeout=self._wait):
-            raise StoreBusy("another update is being written; retry in a moment")
+    def _write(self, job: Job) -> object:
+        """Run a write job in the writer process; count the write when done."""
         try:
-            try:
-                store = UpdateStore(self.location)
-            except StoreError as exc:
-                if "LOCK" in str(exc):
-                    raise StoreBusy(
-                        "an ingest is writing to the store; retry when it has finished"
-                    ) from None
-                raise
-            try:
-                yield store
-            finally:
-                store.close()
-                self._writes += 1
+            return self.writer.run(job)
+        except StoreLocked:
+            raise StoreBusy(
+                "an ingest is writing to the store; retry when it has finished"
+            ) from None
         finally:
-            self._write_lock.release()
+            with self._known_lock:
+                self._writes += 1
+
+    # Monitoring ------------------------------------------------------------------------------
+
+    def lanes(self) -> list[PoolStats]:
+        """Return the state of the fast lane, the heavy lane and the writer."""
+        return [self.fast.stats(), self.pool.stats(), self.writer.stats()]
 
     def pids(self) -> list[int]:
-        """Return the process ids of the query workers (for monitoring and tests)."""
+        """Return the process ids of the heavy lane's workers (for monitoring and tests)."""
         return self.pool.pids()
+
+    def all_pids(self) -> list[int]:
+        """Return the process ids of every worker: fast lane, heavy lane, writer."""
+        return sorted(self.fast.pids() + self.pool.pids() + self.writer.pids())
 
     def close(self) -> None:
         """Stop the workers and drop the cache."""
-        self.pool.close()
+        for pool in ("fast", "pool", "writer"):
+            if hasattr(self, pool):
+                getattr(self, pool).close()
         self.cache.clear()
 
     def __enter__(self) -> QueryService:
@@ -280,7 +341,8 @@ class QueryService:
         self.close()
 
 
-def _fill(template: str, graph: str | None, data: str) -> str:
-    """Put the graph IRI and the N-Triples data into an update template, in one pass."""
-    values = {"GRAPH": f"<{graph}>" if graph else "", "DATA": data}
-    return re.sub(r"\$(GRAPH|DATA)", lambda m: values[m.group(1)], template)
+def _answer(value: object) -> Answer:
+    """Return a worker's result as an Answer (anything else is the worker's fault)."""
+    if not isinstance(value, Answer):
+        raise FairdicomError(f"a worker answered {type(value).__name__} instead of an answer")
+    return value

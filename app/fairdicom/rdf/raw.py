@@ -1,18 +1,20 @@
 """The raw layer: every attribute that survives de-identification, as RDF, losslessly.
 
-Per instance, :func:`instance_record` turns the de-identified header into predicate -> object
-pairs. Per series, :func:`series_triples` states once on the series every pair that all its
-instances share and the rest on each instance (docs/rdf-model.md).
+Per instance, :class:`RawConverter` turns the de-identified header into an
+:class:`InstanceRecord`: predicate -> objects, and the predicates whose value is invalid. Per
+series, :func:`series_triples` states once on the series every value that all its instances
+share and the rest on each instance (docs/rdf-model.md).
 """
 
 from __future__ import annotations
 
+import pickle
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from fairdicom.dicom_model import Attr, InstanceHeader
 from fairdicom.namespaces import DCMPRIV, DCMTAG, FD, RDF, XSD, DataIris, private_attribute
-from fairdicom.rdf.terms import OBJECT_SEPARATOR, iri, literal, triple
+from fairdicom.rdf.terms import iri, literal, triple
 from fairdicom.rdf.values import comparable, convert
 
 TYPE = iri(RDF + "type")
@@ -22,6 +24,11 @@ IN_STUDY = iri(FD + "inStudy")
 OF_PATIENT = iri(FD + "ofPatient")
 ITEM_INDEX = iri(FD + "itemIndex")
 SEQUENCE_ITEM = iri(FD + "SequenceItem")
+_ITEM_KEY_SEPARATOR = "\x1f"
+"""Joins the item IRIs of a nested sequence in the text an item's IRI is derived from."""
+
+Pairs = tuple[tuple[str, str], ...]
+"""(predicate, object) pairs of one node, as N-Triples terms."""
 
 
 @dataclass
@@ -32,11 +39,42 @@ class InstanceRecord:
     study: str
     series: str
     instance: str
-    props: dict[str, str]
-    """Key -> object. A key is the predicate term (``<fd:invalidValueFor><p>`` for a flag); the
-    items of a sequence are one object, their IRIs sorted and joined by OBJECT_SEPARATOR."""
-    items: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
+    values: dict[str, tuple[str, ...]]
+    """Predicate term -> its object terms: one value, or the IRIs of a sequence's items
+    (sorted; the item IRIs carry their index)."""
+    invalid: frozenset[str] = frozenset()
+    """Predicate terms whose value is not valid for its VR: kept as text and flagged
+    (``fd:invalidValueFor``)."""
+    items: dict[str, Pairs] = field(default_factory=dict)
+    """Sequence item IRI -> its (predicate, object) pairs, the items of its own sequences too."""
     warnings: list[str] = field(default_factory=list)
+    packed: bytes = b""
+    """``values``, ``invalid`` and ``items`` in one pickled piece (see :meth:`pack`)."""
+
+    def pack(self) -> InstanceRecord:
+        """Return this record with its content in one piece of bytes: a parsing process hands
+        it to the writer, which only routes it to a curation process, and bytes cross two
+        processes at the cost of a copy, where a hundred pairs cost their unpickling twice."""
+        content = (self.values, self.invalid, self.items)
+        packed = pickle.dumps(content, pickle.HIGHEST_PROTOCOL)
+        return replace(self, values={}, invalid=frozenset(), items={}, packed=packed)
+
+    def unpacked(self) -> InstanceRecord:
+        """Return this record with its content as fields again."""
+        if not self.packed:
+            return self
+        values, invalid, items = pickle.loads(self.packed)
+        return replace(self, values=values, invalid=invalid, items=items, packed=b"")
+
+
+@dataclass(frozen=True)
+class _Converted:
+    """One attribute as RDF: its predicate, objects, validity and the items it brings."""
+
+    predicate: str
+    objects: tuple[str, ...]
+    valid: bool
+    items: dict[str, Pairs]
 
 
 def _predicate(attr: Attr) -> str:
@@ -54,93 +92,114 @@ class RawConverter:
     def __init__(self, iris: DataIris, token: Callable[[str], str]) -> None:
         self.iris = iris
         self._token = token
-        self._cache: dict[Attr, tuple[list[tuple[str, str]], dict[str, list[tuple[str, str]]]]] = {}
+        self._cache: dict[Attr, _Converted] = {}
 
     def record(self, header: InstanceHeader) -> InstanceRecord:
         """Return the raw-layer record of one instance."""
-        items: dict[str, list[tuple[str, str]]] = {}
-        props: dict[str, str] = {}
+        items: dict[str, Pairs] = {}
+        values: dict[str, tuple[str, ...]] = {}
+        invalid: list[str] = []
         for attr in header.attrs:
-            for predicate, obj in self._pairs(attr, items):
-                props[predicate] = obj
+            converted = self._converted(attr)
+            values[converted.predicate] = converted.objects
+            if not converted.valid:
+                invalid.append(converted.predicate)
+            if converted.items:
+                items.update(converted.items)
         return InstanceRecord(
             patient=iri(self.iris.resource("patient", header.patient)),
             study=iri(self.iris.resource("study", header.study_uid)),
             series=iri(self.iris.resource("series", header.series_uid)),
             instance=iri(self.iris.resource("instance", header.instance_uid)),
-            props=props,
+            values=values,
+            invalid=frozenset(invalid),
             items=items,
             warnings=list(header.warnings),
         )
 
-    def _pairs(self, attr: Attr, items: dict[str, list[tuple[str, str]]]) -> list[tuple[str, str]]:
+    def _converted(self, attr: Attr) -> _Converted:
         cached = self._cache.get(attr)
         if cached is None:
-            own_items: dict[str, list[tuple[str, str]]] = {}
-            cached = (self._convert(attr, own_items), own_items)
+            cached = self._convert(attr)
             if len(self._cache) > 50_000:
                 self._cache.clear()
             self._cache[attr] = cached
-        items.update(cached[1])
-        return cached[0]
+        return cached
 
-    def _convert(
-        self, attr: Attr, items: dict[str, list[tuple[str, str]]]
-    ) -> list[tuple[str, str]]:
+    def _convert(self, attr: Attr) -> _Converted:
         predicate = _predicate(attr)
-        if isinstance(attr.value, tuple):
-            pairs = []
-            for index, item in enumerate(attr.value):
-                item_pairs = [(ITEM_INDEX, literal(str(index), XSD + "integer"))]
-                for child in item:
-                    item_pairs.extend(self._pairs(child, items))
-                item_pairs.sort()
-                key = predicate + "".join(p + o for p, o in item_pairs)
-                node = iri(self.iris.resource("item", self._token(key)))
-                items[node] = [(TYPE, SEQUENCE_ITEM), *item_pairs]
-                pairs.append((predicate, node))
-            # All items under one key, sorted: the item IRIs carry their index.
-            return [(predicate, OBJECT_SEPARATOR.join(sorted(node for _, node in pairs)))]
-        obj, valid = convert(attr.vr, attr.value)
-        if valid:
-            return [(predicate, obj)]
-        return [(predicate, obj), (INVALID + predicate, predicate)]
+        if not isinstance(attr.value, tuple):
+            obj, valid = convert(attr.vr, attr.value)
+            return _Converted(predicate, (obj,), valid, {})
+        items: dict[str, Pairs] = {}
+        nodes = []
+        for index, item in enumerate(attr.value):
+            pairs = [(ITEM_INDEX, literal(str(index), XSD + "integer"))]
+            # The text an item's IRI comes from: one entry per attribute, several objects
+            # joined, a flag keyed by its predicate (as written since the first release, so
+            # that a re-ingest mints the same item IRIs).
+            key_pairs = list(pairs)
+            for child in item:
+                converted = self._converted(child)
+                items.update(converted.items)
+                pairs += [(converted.predicate, o) for o in converted.objects]
+                key_pairs.append(
+                    (converted.predicate, _ITEM_KEY_SEPARATOR.join(converted.objects))
+                )
+                if not converted.valid:
+                    pairs.append((INVALID, converted.predicate))
+                    key_pairs.append((INVALID + converted.predicate, converted.predicate))
+            key_pairs.sort()
+            key = predicate + "".join(p + o for p, o in key_pairs)
+            node = iri(self.iris.resource("item", self._token(key)))
+            items[node] = ((TYPE, SEQUENCE_ITEM), *sorted(pairs))
+            nodes.append(node)
+        return _Converted(predicate, tuple(sorted(nodes)), True, items)
 
 
-def _lines(subject: str, key: str, obj: str) -> list[str]:
-    # A key is a predicate term, maybe followed by a suffix that keeps keys unique.
-    predicate = key[: key.index(">") + 1]
-    return [triple(subject, predicate, o) for o in obj.split(OBJECT_SEPARATOR)]
+def _same(one: tuple[str, ...], other: tuple[str, ...] | None) -> bool:
+    """Return whether two objects tuples are equal (equal numbers in any notation too)."""
+    if other == one:
+        return True
+    if other is None or len(other) != len(one):
+        return False
+    return all(comparable(a) == comparable(b) for a, b in zip(one, other, strict=True))
 
 
 def series_triples(records: Iterable[InstanceRecord]) -> list[str]:
     """Return the N-Triples lines of one series: shared values once, the rest per instance."""
-    group = list(records)
+    group = [record.unpacked() for record in records]
     first = group[0]
-    shared = dict(first.props)
+    shared = dict(first.values)
+    flagged = set(first.invalid)
     for record in group[1:]:
-        for key, value in list(shared.items()):
-            other = record.props.get(key)
-            if other != value and (other is None or comparable(other) != comparable(value)):
-                del shared[key]
+        values = record.values
+        for predicate, objects in list(shared.items()):
+            if not _same(objects, values.get(predicate)):
+                del shared[predicate]
+        flagged &= record.invalid
     # No rdf:type for the hierarchy here: the curated layer states it, and a query over the
     # union of the graphs would otherwise see every type twice (Oxigraph does not merge them).
     lines = [
         triple(first.study, OF_PATIENT, first.patient),
         triple(first.series, IN_STUDY, first.study),
     ]
-    for key, obj in shared.items():
-        lines += _lines(first.series, key, obj)
-    items: dict[str, list[tuple[str, str]]] = {}
+    series = first.series
+    lines += [triple(series, p, o) for p, objects in shared.items() for o in objects]
+    lines += [triple(series, INVALID, p) for p in flagged]
+    items: dict[str, Pairs] = {}
     for record in group:
-        lines.append(triple(record.instance, IN_SERIES, record.series))
-        for key, obj in record.props.items():
-            if key not in shared:
-                lines += _lines(record.instance, key, obj)
+        instance = record.instance
+        lines.append(triple(instance, IN_SERIES, series))
+        lines += [
+            triple(instance, p, o)
+            for p, objects in record.values.items()
+            if p not in shared
+            for o in objects
+        ]
+        lines += [triple(instance, INVALID, p) for p in record.invalid if p not in flagged]
         items.update(record.items)
-    for node, pairs in items.items():
-        for key, obj in pairs:
-            lines += _lines(node, key, obj)
+    lines += [triple(node, p, o) for node, pairs in items.items() for p, o in pairs]
     return lines
 
 
@@ -163,18 +222,26 @@ def records_from_store(
         if _raw_attribute(predicate) or predicate in (INVALID, IN_SERIES):
             by_subject.setdefault(subject, {}).setdefault(predicate, []).append(obj)
 
-    def props(pairs: dict[str, list[str]]) -> dict[str, str]:
-        result: dict[str, str] = {}
-        for predicate, objs in pairs.items():
-            if predicate == INVALID:
-                result.update({INVALID + o: o for o in objs})
-            elif predicate != IN_SERIES:
-                result[predicate] = OBJECT_SEPARATOR.join(sorted(objs))
-        return result
+    def typed(pairs: dict[str, list[str]]) -> tuple[dict[str, tuple[str, ...]], set[str]]:
+        values = {
+            p: tuple(sorted(objs)) for p, objs in pairs.items() if p not in (INVALID, IN_SERIES)
+        }
+        return values, set(pairs.get(INVALID, ()))
 
-    shared = props(by_subject.pop(series, {}))
-    return [
-        InstanceRecord(patient, study, series, subject, {**shared, **props(pairs)})
-        for subject, pairs in by_subject.items()
-        if series in pairs.get(IN_SERIES, [])
-    ]
+    shared, shared_flags = typed(by_subject.pop(series, {}))
+    records = []
+    for subject, pairs in by_subject.items():
+        if series not in pairs.get(IN_SERIES, []):
+            continue
+        values, flags = typed(pairs)
+        records.append(
+            InstanceRecord(
+                patient,
+                study,
+                series,
+                subject,
+                {**shared, **values},
+                frozenset(shared_flags | flags),
+            )
+        )
+    return records

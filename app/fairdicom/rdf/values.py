@@ -20,7 +20,7 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 
 from fairdicom.namespaces import VR, XSD
-from fairdicom.rdf.terms import literal
+from fairdicom.rdf.terms import OBJECT_SEPARATOR, literal, parse_literal
 
 _DS = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
 _DS_PARTS = re.compile(r"^([+-]?[\d.]+)(?:[eE]([+-]?\d+))?$")
@@ -150,10 +150,10 @@ _NUMERIC = {XSD + "decimal": "decimal", XSD + "integer": "decimal", XSD + "doubl
 
 def comparable(term: str) -> str:
     """Return a form of a term in which equal numbers are equal text (engines rewrite them)."""
-    if not term.endswith(">") or term[0] != '"':
-        return term
-    text, _, datatype = term[1:-1].rpartition('"^^<')
-    kind = _NUMERIC.get(datatype)
+    if not term.endswith(">") or term[0] != '"' or OBJECT_SEPARATOR in term:
+        return term  # an IRI, a plain string, or several objects
+    parsed = parse_literal(term)
+    kind, text = _NUMERIC.get(parsed.datatype), parsed.value
     if kind is None:
         return term
     try:

@@ -1,7 +1,8 @@
 """The embedded store: pyoxigraph on disk (and in memory, to run mappings on one batch).
 
 pyoxigraph 0.5 facts this module respects: one writer per directory (RocksDB LOCK), query
-results are consumed in the thread that ran the query, an update is one transaction.
+results are consumed in the thread that ran the query, an update is one transaction. The
+answers to the SPARQL endpoint are serialised by :mod:`fairdicom.store.oxigraph_answers`.
 """
 
 from __future__ import annotations
@@ -14,10 +15,23 @@ from typing import BinaryIO
 
 import pyoxigraph as ox
 
-from fairdicom.errors import StoreError
+from fairdicom.errors import (
+    Forbidden,
+    QuerySyntaxError,
+    StoreError,
+    StoreLocked,
+    UsageError,
+)
 from fairdicom.namespaces import PREFIXES
+from fairdicom.rdf.terms import BlankNode, Iri, Literal, Term
 from fairdicom.sparql_files import sparql
-from fairdicom.store import query_formats
+from fairdicom.store import oxigraph_answers, query_formats
+from fairdicom.store.base import STORE_DATASET, Answer, Dataset, StaleView
+
+BULK_LOAD_MAX_BYTES = 64 * 2**20
+"""Largest data given to one bulk load: Oxigraph's bulk loader adds up to a million quads in
+one step (one set of index files); beyond that it would add them in several, so a kill could
+leave part of the data. 64 MiB of N-Quads hold far fewer quads than that."""
 
 
 class _OxigraphStore:
@@ -34,13 +48,59 @@ class _OxigraphStore:
             raise StoreError(f"the store {self.location} is closed")
         return self._handle
 
-    def select(self, query: str) -> list[dict[str, str]]:
+    def query(
+        self,
+        text: str,
+        *,
+        accept: Sequence[str],
+        dataset: Dataset = STORE_DATASET,
+        base_iri: str | None = None,
+        max_rows: int = 0,
+    ) -> Answer:
+        return oxigraph_answers.translated(
+            self.location,
+            lambda: oxigraph_answers.answer(self._store, text, accept, dataset, base_iri, max_rows),
+        )
+
+    def read_graph(self, graph: str | None, accept: Sequence[str]) -> Answer | None:
+        return oxigraph_answers.translated(
+            self.location, lambda: oxigraph_answers.read_graph(self._store, graph, accept)
+        )
+
+    def has_graph(self, graph: str) -> bool:
+        return self._store.contains_named_graph(oxigraph_answers.iri(graph))
+
+    def load_graph(
+        self,
+        graph: str | None,
+        data: bytes,
+        media_type: str,
+        *,
+        base_iri: str | None = None,
+        replace: bool = False,
+    ) -> bool:
+        triples = oxigraph_answers.parse_document(data, media_type, graph or base_iri)
+        created = graph is not None and not self.has_graph(graph)
+        template = ("graph_put" if replace else "graph_post") + ("" if graph else "_default")
+        self.update(_fill(sparql(__file__, template), graph, triples))
+        return created
+
+    def drop_graph(self, graph: str | None) -> bool:
+        if graph is None:
+            self.update(sparql(__file__, "graph_delete_default"))
+            return True
+        if not self.has_graph(graph):
+            return False
+        self.update(_fill(sparql(__file__, "graph_delete"), graph, ""))
+        return True
+
+    def select(self, query: str) -> list[dict[str, Term]]:
         results = self._store.query(query)
         if not isinstance(results, ox.QuerySolutions):
             raise TypeError("not a SELECT query")
         names = [v.value for v in results.variables]
         return [
-            {name: str(row[name]) for name in names if row[name] is not None} for row in results
+            {name: term(row[name]) for name in names if row[name] is not None} for row in results
         ]
 
     def ask(self, query: str) -> bool:
@@ -52,11 +112,17 @@ class _OxigraphStore:
             raise TypeError("not a CONSTRUCT query")
         return [f"{t.subject} {t.predicate} {t.object} .\n" for t in results]
 
-    def update(self, update: str) -> None:
+    def update(self, update: str, *, base_iri: str | None = None) -> None:
         try:
-            self._store.update(update)
+            self._store.update(update, base_iri=base_iri)
+        except SyntaxError as exc:
+            raise QuerySyntaxError(str(exc)) from None
+        except PermissionError as exc:  # LOAD's socket, refused by the worker's sandbox
+            raise Forbidden(f"this endpoint opens no network connections ({exc})") from None
         except OSError as exc:
             raise write_error(self.location, exc) from None
+        except (RuntimeError, ValueError, TypeError) as exc:
+            raise UsageError(f"the update failed: {exc}") from None
 
     def replace(
         self,
@@ -126,6 +192,18 @@ class _OxigraphStore:
         except OSError as exc:
             raise write_error(self.location, exc) from None
 
+    def load_nquads(self, data: bytes, *, bulk: bool = False) -> None:
+        """Add N-Quads, all or nothing. ``bulk``: with Oxigraph's bulk loader, which writes
+        the index files of the data and adds them to the store in one step, without the
+        memtables (a kill leaves all of it or none, up to a million quads a call)."""
+        try:
+            if bulk and len(data) < BULK_LOAD_MAX_BYTES:
+                self._store.bulk_load(data, format=ox.RdfFormat.N_QUADS)
+            else:
+                self._store.load(data, format=ox.RdfFormat.N_QUADS)
+        except OSError as exc:
+            raise write_error(self.location, exc) from None
+
     def load_lines(self, lines: list[str], graph: str | None = None) -> None:
         """Add N-Triples lines (to a named graph, or to the default graph)."""
         target = ox.NamedNode(graph) if graph else ox.DefaultGraph()
@@ -153,13 +231,25 @@ class _OxigraphStore:
     def quad_count(self, graph: str | None = None) -> int:
         if graph is None:
             return len(self._store)
-        rows = self.select(f"SELECT (COUNT(*) AS ?n) WHERE {{ GRAPH <{graph}> {{ ?s ?p ?o }} }}")
-        return int(rows[0]["n"].split('"')[1])
+        results = self._store.query(
+            f"SELECT (COUNT(*) AS ?n) WHERE {{ GRAPH <{graph}> {{ ?s ?p ?o }} }}"
+        )
+        assert isinstance(results, ox.QuerySolutions)
+        count = next(iter(results))["n"]
+        assert isinstance(count, ox.Literal)
+        return int(count.value)  # the engine's typed term, not its N-Triples text
 
     def flush(self) -> None:
         """Write what RocksDB holds in memory to disk (keeps memory flat on long ingests)."""
         try:
             self._store.flush()
+        except OSError as exc:
+            raise write_error(self.location, exc) from None
+
+    def optimize(self) -> None:
+        """Compact the storage, so that reads go through few, sorted files."""
+        try:
+            self._store.optimize()
         except OSError as exc:
             raise write_error(self.location, exc) from None
 
@@ -201,12 +291,14 @@ class EmbeddedStore(_OxigraphStore):
             else:
                 path.mkdir(parents=True, exist_ok=True)
                 store = ox.Store(str(path))
-        except OSError as exc:
+        except (OSError, RuntimeError) as exc:
             if "lock" in str(exc).lower():
-                raise StoreError(
+                raise StoreLocked(
                     f"the store {path} is open in another fairdicom process (RocksDB LOCK); "
                     "stop that process or choose another --store"
                 ) from None
+            if any(sign in str(exc) for sign in oxigraph_answers.STALE):
+                raise StaleView(f"the store {path} changed while opening: {exc}") from None
             raise StoreError(f"cannot open the store {path}: {exc}") from None
         super().__init__(store, str(path), read_only)
 
@@ -216,6 +308,23 @@ class MemoryStore(_OxigraphStore):
 
     def __init__(self) -> None:
         super().__init__(ox.Store(), ":memory:")
+
+
+def term(node: ox.NamedNode | ox.BlankNode | ox.Literal | ox.Triple) -> Term:
+    """Return the typed term of an engine's node (a quoted triple as its IRI text: none here)."""
+    if isinstance(node, ox.NamedNode):
+        return Iri(node.value)
+    if isinstance(node, ox.BlankNode):
+        return BlankNode(node.value)
+    if isinstance(node, ox.Literal):
+        return Literal(node.value, node.datatype.value, node.language or "")
+    raise TypeError(f"RDF-star triples are not terms fairdicom reads: {node}")
+
+
+def _fill(template: str, graph: str | None, data: str) -> str:
+    """Put the graph IRI and the N-Triples data into an update template, in one pass."""
+    values = {"GRAPH": f"<{graph}>" if graph else "", "DATA": data}
+    return re.sub(r"\$(GRAPH|DATA)", lambda m: values[m.group(1)], template)
 
 
 def _node(term: str) -> ox.NamedNode:

@@ -1,29 +1,16 @@
-"""The engine's serialisers for the registry's formats, and negotiation by query form.
+"""The engine's serialisers for the registry's formats.
 
-The formats themselves are declared once, in :mod:`fairdicom.media_types`; this module only says
-which pyoxigraph format writes each of them (looked up by registry name, so that the store
-stays the only user of pyoxigraph) and which formats each query form offers.
+The formats themselves are declared once, in :mod:`fairdicom.media_types`, and which of them
+each query form offers in :mod:`fairdicom.store.base`; this module only says which pyoxigraph
+format writes each of them (looked up by registry name, so that the store stays the only user
+of pyoxigraph).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import pyoxigraph as ox
 
 from fairdicom import media_types
-from fairdicom.media_types import Format
-
-SOLUTIONS = "solutions"
-"""The form of SELECT and ASK queries: SPARQL query results."""
-GRAPH = "graph"
-"""The form of CONSTRUCT and DESCRIBE queries (and Graph Store reads): an RDF graph."""
-
-OFFERS: dict[str, tuple[Format, ...]] = {
-    SOLUTIONS: media_types.RESULTS,
-    GRAPH: media_types.RDF,
-}
-"""The formats each query form is answered in, the default first."""
 
 _ENGINE: dict[str, ox.RdfFormat | ox.QueryResultsFormat] = {
     "sparql-json": ox.QueryResultsFormat.JSON,
@@ -62,9 +49,3 @@ RESULT_FORMATS = {fmt.media_type: results_format(fmt.name) for fmt in media_type
 """The engine's writer of each results format, by the media type a reply is labelled with."""
 RDF_FORMATS = {fmt.media_type: rdf_format(fmt.name) for fmt in media_types.RDF}
 """The engine's writer of each RDF format, by the media type a reply is labelled with."""
-
-
-def negotiate(form: str, accept: Sequence[str]) -> str:
-    """Return the media type to answer a query form with, or raise NotAcceptable naming the
-    formats it is offered in (``accept``: what the client asks for, see fairdicom.media_types)."""
-    return media_types.negotiate(OFFERS[form], accept).media_type

@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from urllib.parse import quote, urljoin
 
-from flask import Blueprint, Response, request, url_for
+from flask import Blueprint, Response, request
 from werkzeug.exceptions import NotFound, UnsupportedMediaType
 from werkzeug.http import parse_options_header
 from werkzeug.sansio.multipart import Data, Epilogue, Field, File, MultipartDecoder, NeedData
@@ -98,7 +98,7 @@ def _create() -> Response:
     for data, media_type in _documents():
         service().graph_post(direct_iri(name), data, media_type)
     response = Response(status=201)
-    response.headers["Location"] = url_for("graph_store.direct", path=name, _external=True)
+    response.headers["Location"] = direct_iri(name)  # the graph's name: base_iri, not the Host
     return response
 
 

@@ -19,8 +19,9 @@ from flask import Blueprint, Response, render_template, request, url_for
 from werkzeug.exceptions import NotFound
 
 from fairdicom import media_types
+from fairdicom.catalog.graph import catalog_graph_iri
 from fairdicom.media_types import DOCUMENT, HTML, RDF, Format
-from fairdicom.namespaces import PREFIXES
+from fairdicom.namespaces import PREFIXES, DataIris
 from fairdicom.sparql_files import sparql
 from fairdicom.web.protocol import (
     conditional_get,
@@ -61,6 +62,7 @@ def void() -> Response:
         .replace("$DATASET", iri_ref(base + ".well-known/void#store"))
         .replace("$ENDPOINT", iri_ref(base + "sparql"))
         .replace("$URISPACE", json.dumps(base + "id/"))
+        .replace("$CATALOG", iri_ref(catalog_graph_iri(DataIris(base))))
     )
     return conditional_get(lambda: _rdf(text, fmt))
 
@@ -81,7 +83,15 @@ def _describe(iri: str, fmt: Format) -> Response:
         raise NotFound(f"the store has no triple about {iri}")
     if fmt != HTML:
         return _rdf(sparql(__file__, "describe").replace("$RESOURCE", resource), fmt)
-    table = [(_term(row["p"]), _term(row["o"]), row.get("label", {}).get("value")) for row in rows]
+    table = [
+        (
+            _term(row["p"]),
+            _term(row["o"]),
+            row.get("label", {}).get("value"),
+            row.get("predicateLabel", {}).get("value"),
+        )
+        for row in rows
+    ]
     alternates = [(other, _alternate(other)) for other in DOCUMENT if other != HTML]
     page = render_template("linked_data/resource.html", iri=iri, rows=table, alt=alternates)
     return _linked(Response(page, mimetype=HTML.media_type), fmt)

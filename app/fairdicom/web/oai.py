@@ -3,12 +3,13 @@
 Records are the ``dcat:Dataset`` resources of ``{base}graph/catalog`` (read through
 :mod:`fairdicom.web.catalog_cache`, parsed once per store generation), identified as
 ``oai:<host>:<slug>`` and datestamped with their ``dct:modified`` (granularity
-``YYYY-MM-DDThh:mm:ssZ``). Formats:
-``oai_dc``, ``oai_datacite`` (OpenAIRE Guidelines for Data Archives) and ``dcat_ap`` (the
-dataset's DCAT RDF/XML). Sets: ``openaire_data`` (every dataset) and ``access_<level>`` per
-access level. Lists are paged by the ``oai_page_size`` setting (default 50); a resumption
-token encodes the offset and the arguments of the request. Identify's ``adminEmail`` is the
-catalogue publisher's contact email, else the ``oai_admin_email`` setting, else ``admin@<host>``.
+``YYYY-MM-DDThh:mm:ssZ``). Formats: ``oai_dc``, ``oai_datacite`` (OpenAIRE Guidelines for Data
+Archives, DataCite kernel-4) and ``dcat_ap`` (the dataset's DCAT RDF/XML), written by
+:mod:`fairdicom.catalog.oai_metadata`. Sets: ``openaire_data`` (every dataset) and
+``access_<level>`` per access level. Lists are paged by the ``oai_page_size`` setting (default
+50); a resumption token encodes the offset and the arguments of the request. Identify's
+``adminEmail`` is the catalogue publisher's contact email, else the ``oai_admin_email``
+setting, else ``admin@<host>``.
 """
 
 from __future__ import annotations
@@ -17,39 +18,21 @@ import base64
 import json
 import re
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import urlparse
 
 from flask import Blueprint, Response, request
-from rdflib import Graph, Literal, URIRef
-from rdflib.namespace import DCAT, DCTERMS, FOAF, RDF, RDFS, SKOS
+from rdflib import Graph, URIRef
+from rdflib.namespace import DCAT, DCTERMS, RDF
 
-from fairdicom.catalog.graph import CV, DCATAP, HEALTH, SPDX, VCARD, catalog_iri
+from fairdicom.catalog.graph import CV, catalog_iri
+from fairdicom.catalog.oai_metadata import FORMATS, OAI, XSI, Record, datestamp, metadata
 from fairdicom.namespaces import DataIris
-from fairdicom.web.catalog_cache import catalog_graph, closure
+from fairdicom.web.catalog_cache import catalog_graph
 from fairdicom.web.protocol import settings
 
 bp = Blueprint("oai", __name__)
 
-OAI = "http://www.openarchives.org/OAI/2.0/"
-OAI_DC = "http://www.openarchives.org/OAI/2.0/oai_dc/"
-DC = "http://purl.org/dc/elements/1.1/"
-DATACITE = "http://datacite.org/schema/kernel-4"
-XSI = "http://www.w3.org/2001/XMLSchema-instance"
-XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
-RDF_NS = str(RDF)
-FORMATS = {
-    "oai_dc": (OAI_DC, "http://www.openarchives.org/OAI/2.0/oai_dc.xsd"),
-    "oai_datacite": (DATACITE, "http://schema.datacite.org/meta/kernel-4.1/metadata.xsd"),
-    "dcat_ap": (RDF_NS, "https://semiceu.github.io/DCAT-AP/releases/3.0.1/"),
-}
-"""Metadata prefix -> (namespace, schema)."""
-COAR = {
-    "PUBLIC": ("http://purl.org/coar/access_right/c_abf2", "open access"),
-    "RESTRICTED": ("http://purl.org/coar/access_right/c_16ec", "restricted access"),
-    "NON_PUBLIC": ("http://purl.org/coar/access_right/c_14cb", "closed access"),
-}
 ALL_SET = "openaire_data"
 VERBS = {
     "Identify": (set(), set()),
@@ -62,12 +45,6 @@ VERBS = {
 """Verb -> (required arguments, optional arguments); resumptionToken is handled apart."""
 DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 SECOND = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
-PREFIXES = {"oai": OAI, "oai_dc": OAI_DC, "dc": DC, "datacite": DATACITE, "xsi": XSI, "rdf": RDF_NS}
-PREFIXES |= {"dcat": str(DCAT), "dct": str(DCTERMS), "foaf": str(FOAF), "rdfs": str(RDFS)}
-PREFIXES |= {"skos": str(SKOS), "healthdcatap": str(HEALTH), "dcatap": str(DCATAP)}
-PREFIXES |= {"cv": str(CV), "vcard": str(VCARD), "spdx": str(SPDX)}
-for _prefix, _ns in PREFIXES.items():
-    ET.register_namespace(_prefix, _ns)
 
 
 class OaiError(Exception):
@@ -76,16 +53,6 @@ class OaiError(Exception):
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
         self.code = code
-
-
-@dataclass(frozen=True)
-class Record:
-    """One dataset as an OAI item: slug, node, datestamp and set specs."""
-
-    slug: str
-    node: URIRef
-    datestamp: str
-    sets: tuple[str, ...]
 
 
 @bp.route("/oai", methods=["GET", "POST"])
@@ -263,14 +230,6 @@ def _host() -> str:
     return urlparse(settings().base_iri).hostname or "localhost"
 
 
-def _datestamp(value: object) -> str:
-    """Return a dct:modified value as ``YYYY-MM-DDThh:mm:ssZ`` in UTC."""
-    moment = datetime.fromisoformat(str(value or "1970-01-01"))
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def _records(graph: Graph) -> list[Record]:
     """Return the datasets of the catalogue as records, sorted by slug."""
     records = []
@@ -279,7 +238,7 @@ def _records(graph: Graph) -> list[Record]:
         level = str(rights).rsplit("/", 1)[-1] if rights else "PUBLIC"
         sets = (ALL_SET, f"access_{level.lower()}")
         slug = str(graph.value(node, DCTERMS.identifier) or str(node).rsplit("/", 1)[-1])
-        stamp = _datestamp(graph.value(node, DCTERMS.modified))
+        stamp = datestamp(graph.value(node, DCTERMS.modified))
         records.append(Record(slug, URIRef(str(node)), stamp, sets))
     return sorted(records, key=lambda r: r.slug)
 
@@ -303,98 +262,5 @@ def _record(
         ET.SubElement(header, f"{{{OAI}}}setSpec").text = spec
     if headers_only:
         return
-    metadata = ET.SubElement(holder, f"{{{OAI}}}metadata")
-    if prefix == "oai_dc":
-        metadata.append(_oai_dc(graph, record))
-    elif prefix == "oai_datacite":
-        metadata.append(_datacite(graph, record))
-    else:
-        out = Graph(namespace_manager=graph.namespace_manager)
-        cat = URIRef(catalog_iri(DataIris(settings().base_iri)))
-        others = set(graph.subjects(RDF.type, DCAT.Dataset)) - {record.node}
-        closure(graph, record.node, {cat, *others}, out)
-        metadata.append(ET.fromstring(out.serialize(format="xml").encode("utf-8")))
-
-
-def _texts(graph: Graph, node: URIRef, prop: URIRef) -> list[tuple[str, str | None]]:
-    """Return the texts of a property with their language tags, sorted."""
-    values = [o for o in graph.objects(node, prop) if isinstance(o, Literal)]
-    return sorted((str(o), o.language) for o in values)
-
-
-def _add(parent: ET.Element, tag: str, text: str, lang: str | None = None, **attrs: str) -> None:
-    element = ET.SubElement(parent, tag, attrs)
-    element.text = text
-    if lang:
-        element.set(XML_LANG, lang)
-
-
-def _facts(graph: Graph, record: Record) -> dict[str, str]:
-    node = record.node
-    publisher = graph.value(graph.value(node, DCTERMS.publisher), FOAF.name)
-    landing = graph.value(node, DCAT.landingPage)
-    rights = graph.value(node, DCTERMS.accessRights)
-    issued = graph.value(node, DCTERMS.issued)
-    level = str(rights).rsplit("/", 1)[-1] if rights else "PUBLIC"
-    return {
-        "publisher": str(publisher or "fairdicom"),
-        "url": f"{settings().base_iri}catalog/dataset/{record.slug}",
-        "landing": str(landing or ""),
-        "level": level,
-        "rights_label": str(graph.value(rights, RDFS.label) or level) if rights else level,
-        "issued": _datestamp(issued) if issued else record.datestamp,
-        "licence": str(graph.value(node, DCTERMS.license) or ""),
-    }
-
-
-def _oai_dc(graph: Graph, record: Record) -> ET.Element:
-    facts, node = _facts(graph, record), record.node
-    dc = ET.Element(f"{{{OAI_DC}}}dc")
-    dc.set(f"{{{XSI}}}schemaLocation", f"{OAI_DC} {FORMATS['oai_dc'][1]}")
-    for text, lang in _texts(graph, node, DCTERMS.title):
-        _add(dc, f"{{{DC}}}title", text, lang)
-    _add(dc, f"{{{DC}}}creator", facts["publisher"])
-    for text, lang in _texts(graph, node, DCAT.keyword):
-        _add(dc, f"{{{DC}}}subject", text, lang)
-    for text, lang in _texts(graph, node, DCTERMS.description):
-        _add(dc, f"{{{DC}}}description", text, lang)
-    _add(dc, f"{{{DC}}}publisher", facts["publisher"])
-    _add(dc, f"{{{DC}}}date", record.datestamp)
-    _add(dc, f"{{{DC}}}type", "Dataset")
-    _add(dc, f"{{{DC}}}identifier", facts["url"])
-    if facts["landing"]:
-        _add(dc, f"{{{DC}}}relation", facts["landing"])
-    _add(dc, f"{{{DC}}}rights", COAR[facts["level"]][0])
-    if facts["licence"]:
-        _add(dc, f"{{{DC}}}rights", facts["licence"])
-    return dc
-
-
-def _datacite(graph: Graph, record: Record) -> ET.Element:
-    facts, node, ns = _facts(graph, record), record.node, f"{{{DATACITE}}}"
-    res = ET.Element(ns + "resource")
-    res.set(f"{{{XSI}}}schemaLocation", f"{DATACITE} {FORMATS['oai_datacite'][1]}")
-    _add(res, ns + "identifier", facts["url"], identifierType="URL")
-    creator = ET.SubElement(ET.SubElement(res, ns + "creators"), ns + "creator")
-    _add(creator, ns + "creatorName", facts["publisher"], nameType="Organizational")
-    titles = ET.SubElement(res, ns + "titles")
-    for text, lang in _texts(graph, node, DCTERMS.title):
-        _add(titles, ns + "title", text, lang)
-    _add(res, ns + "publisher", facts["publisher"])
-    _add(res, ns + "publicationYear", facts["issued"][:4])
-    subjects = ET.SubElement(res, ns + "subjects")
-    for text, lang in _texts(graph, node, DCAT.keyword):
-        _add(subjects, ns + "subject", text, lang)
-    dates = ET.SubElement(res, ns + "dates")
-    _add(dates, ns + "date", facts["issued"], dateType="Issued")
-    _add(dates, ns + "date", record.datestamp, dateType="Updated")
-    _add(res, ns + "resourceType", "Dataset", resourceTypeGeneral="Dataset")
-    rights = ET.SubElement(res, ns + "rightsList")
-    uri, label = COAR[facts["level"]]
-    _add(rights, ns + "rights", label, rightsURI=uri)
-    if facts["licence"]:
-        _add(rights, ns + "rights", facts["licence"], rightsURI=facts["licence"])
-    descriptions = ET.SubElement(res, ns + "descriptions")
-    for text, lang in _texts(graph, node, DCTERMS.description):
-        _add(descriptions, ns + "description", text, lang, descriptionType="Abstract")
-    return res
+    holder_metadata = ET.SubElement(holder, f"{{{OAI}}}metadata")
+    holder_metadata.append(metadata(graph, DataIris(settings().base_iri), record, prefix))

@@ -10,9 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from flask import Blueprint, abort, render_template, request
+from flask import Blueprint, Response, abort, render_template, request
 
+from fairdicom.errors import NotAcceptable
+from fairdicom.media_types import HTML, RDF, Format
 from fairdicom.namespaces import PREFIXES
+from fairdicom.web.fdp_records import root_response
+from fairdicom.web.protocol import negotiate
 
 EXAMPLES = Path(__file__).with_name("examples")
 """The folder of example queries, one ``<slug>.rq`` file each."""
@@ -69,8 +73,11 @@ def prefix_block() -> str:
 
 @bp.get("/")
 @bp.get("/query")
-def query() -> str:
-    """Show the query page, its editor filled from ``query``, ``example`` or the default."""
+def query() -> str | Response:
+    """Show the query page, its editor filled from ``query``, ``example`` or the default; at
+    ``/``, answer clients that ask for RDF with the FAIR Data Point's record instead."""
+    if request.path == "/" and (fmt := _rdf_wanted()) is not None:
+        return root_response(fmt)
     examples = load_examples()
     by_slug = {example.slug: example for example in examples}
     slug = request.args.get("example", "")
@@ -89,3 +96,13 @@ def query() -> str:
         prefixes=PREFIXES,
         sparql_url=request.script_root + "/sparql",
     )
+
+
+def _rdf_wanted() -> Format | None:
+    """Return the RDF format a client of ``/`` prefers to the page (browsers, and requests
+    without Accept, get the page), or None."""
+    try:
+        fmt = negotiate((HTML, *RDF))
+    except NotAcceptable:
+        return None
+    return None if fmt == HTML else fmt

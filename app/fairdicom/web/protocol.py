@@ -70,16 +70,40 @@ def accepted(formats: Sequence[str]) -> list[str]:
     return media_types.wishes(formats, request.headers.get("Accept"))
 
 
-def require_admin() -> None:
-    """Refuse a write unless it carries ``Authorization: Bearer <admin_token>``."""
-    token = settings().admin_token
-    if not token:
-        raise Forbidden("writes over HTTP are disabled: set admin_token (FAIRDICOM_ADMIN_TOKEN)")
+def _bearer() -> str:
+    """Return the bearer token of the request ("" when it has none)."""
     scheme, _, given = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not given.strip():
+    return given.strip() if scheme.lower() == "bearer" else ""
+
+
+def _is_admin(given: str) -> bool:
+    token = settings().admin_token
+    return bool(token and given) and hmac.compare_digest(given.encode(), token.encode())
+
+
+def client_key() -> str:
+    """Return who sends the request: the admin token's holder, or the client's address (the
+    reverse proxy's ``X-Forwarded-For`` when ``trusted_proxy`` names it: see server.py)."""
+    if _is_admin(_bearer()):
+        return "admin"
+    return f"address {request.remote_addr or 'unknown'}"
+
+
+def require_admin() -> None:
+    """Refuse a write unless it carries ``Authorization: Bearer <admin_token>``; a client that
+    sent wrong tokens must wait longer after each one before its next is even compared."""
+    if not settings().admin_token:
+        raise Forbidden("writes over HTTP are disabled: set admin_token (FAIRDICOM_ADMIN_TOKEN)")
+    given = _bearer()
+    if not given:
         raise Unauthorized("this write needs the header 'Authorization: Bearer <admin token>'")
-    if not hmac.compare_digest(given.strip().encode(), token.encode()):
+    logins = service().logins
+    client = f"address {request.remote_addr or 'unknown'}"
+    logins.check(client)
+    if not _is_admin(given):
+        logins.failed(client)
         raise Forbidden("the bearer token is not the admin token")
+    logins.succeeded(client)
 
 
 def iri_ref(iri: str) -> str:
@@ -94,7 +118,10 @@ def conditional_get(build: Callable[[], Response]) -> Response:
     whenever the store does; ``Cache-Control: no-cache`` makes clients revalidate each time.
     It is weak because a gzipped body is the same representation.
     """
-    key = "\n".join([service().generation(), request.url, request.headers.get("Accept", "")])
+    generation = service().generation()
+    if generation is None:  # the store cannot tell when it changes: no validator
+        return build()
+    key = "\n".join([generation, request.url, request.headers.get("Accept", "")])
     tag = hashlib.sha256(key.encode()).hexdigest()[:32]
     if request.if_none_match.contains_weak(tag):
         response = Response(status=304)

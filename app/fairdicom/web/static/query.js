@@ -6,6 +6,7 @@
   var MAX_SHOWN_ROWS = 2000;
   var NUMERIC = /#(integer|decimal|double|float|long|int|short|byte|nonNegativeInteger|positiveInteger|unsignedInt|unsignedLong)$/;
   var XSD = "http://www.w3.org/2001/XMLSchema#";
+  var LINKABLE = /^https?:\/\//i;
 
   var page = document.getElementById("query-page");
   var form = document.getElementById("query-form");
@@ -78,11 +79,13 @@
   function termNode(term, prefixes) {
     if (!term) return document.createTextNode("");
     if (term.type === "uri") {
-      var link = document.createElement("a");
-      link.href = term.value;
-      link.title = term.value;
-      link.textContent = compact(term.value, prefixes);
-      return link;
+      // Only web IRIs become links: javascript:, data: and the like are shown as text.
+      var node = document.createElement(LINKABLE.test(term.value) ? "a" : "span");
+      if (node.tagName === "A") node.href = term.value;
+      else node.className = "iri";
+      node.title = term.value;
+      node.textContent = compact(term.value, prefixes);
+      return node;
     }
     if (term.type === "bnode") return document.createTextNode("_:" + term.value);
     var span = document.createElement("span");
@@ -135,7 +138,44 @@
       });
     });
     results.appendChild(table);
+    addLabels(table);
     return rows.length;
+  }
+
+  // Labels next to IRIs: one query for the rdfs:label of the IRIs shown (the store's
+  // vocabulary graph labels every concept); table.dataset.labels says when it is done.
+  var MAX_LABELLED = 200;
+  function addLabels(table) {
+    var nodes = table.querySelectorAll("tbody [title]");
+    var iris = [];
+    nodes.forEach(function (node) {
+      var iri = node.title;
+      if (iris.indexOf(iri) < 0 && iris.length < MAX_LABELLED && !/[\s<>"{}|^`\\]/.test(iri)) iris.push(iri);
+    });
+    if (!iris.length) { table.dataset.labels = "none"; return; }
+    var query = "PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>\n" +
+      "SELECT ?iri (SAMPLE(?name) AS ?label) WHERE { VALUES ?iri { " +
+      iris.map(function (iri) { return "<" + iri + ">"; }).join(" ") +
+      " } GRAPH ?g { ?iri rdfs:label ?name } } GROUP BY ?iri";
+    fetch(sparqlUrl + "?format=json", {
+      method: "POST",
+      headers: { "Content-Type": "application/x-www-form-urlencoded", Accept: "application/sparql-results+json" },
+      body: new URLSearchParams({ query: query }).toString()
+    })
+      .then(function (response) { return response.ok ? response.json() : { results: { bindings: [] } }; })
+      .then(function (data) {
+        var labels = {};
+        data.results.bindings.forEach(function (row) { labels[row.iri.value] = row.label.value; });
+        nodes.forEach(function (node) {
+          if (labels[node.title] === undefined) return;
+          var label = document.createElement("span");
+          label.className = "label";
+          label.textContent = " (" + labels[node.title] + ")";
+          node.parentNode.insertBefore(label, node.nextSibling);
+        });
+        table.dataset.labels = "done";
+      })
+      .catch(function () { table.dataset.labels = "failed"; });
   }
 
   function renderBoolean(value) {

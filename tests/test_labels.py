@@ -1,0 +1,113 @@
+"""Labels: after `fairdicom ingest`, the vocabulary graph labels every concept, property and
+class the store uses; the Linked Data pages, the query page (in a browser) and the mapping
+page show them next to the IRIs."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fairdicom.store import EmbeddedStore
+
+from tests.conftest import SECRET, run_cli
+from tests.servers import serving
+from tests.test_query_page import chromium
+
+BASE = "http://localhost:8000/"
+VOCABULARY = f"<{BASE}graph/vocabulary>"
+UNLABELLED = f"""
+PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
+SELECT DISTINCT ?term WHERE {{
+  GRAPH ?g {{ ?s ?p ?o }}
+  FILTER(STRENDS(STR(?g), "/curated") || STRENDS(STR(?g), "/raw"))
+  VALUES ?position {{ "p" "o" }}
+  BIND(IF(?position = "p", ?p, ?o) AS ?term)
+  FILTER(isIRI(?term) && !STRSTARTS(STR(?term), "{BASE}id/"))
+  FILTER NOT EXISTS {{ GRAPH {VOCABULARY} {{ ?term rdfs:label ?label }} }}
+}}"""
+USED = f"""
+SELECT (COUNT(DISTINCT ?o) AS ?n) WHERE {{
+  GRAPH ?g {{ ?s ?p ?o }} FILTER(STRENDS(STR(?g), "/curated") && isIRI(?o)
+  && !STRSTARTS(STR(?o), "{BASE}id/")) }}"""
+CHEST_SERIES = """
+PREFIX fd: <https://w3id.org/fairdicom/ontology#>
+SELECT ?series WHERE { GRAPH ?g { ?series fd:bodyPart <http://snomed.info/id/816094009> } }
+LIMIT 1"""
+
+
+@pytest.fixture(scope="module")
+def store(corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A store made by `fairdicom ingest`, as a user makes it."""
+    work = tmp_path_factory.mktemp("labels")
+    empty = work / "fairdicom.toml"
+    empty.write_text("")
+    env = {"FAIRDICOM_STORE": str(work / "store"), "FAIRDICOM_CONFIG": str(empty)}
+    done = run_cli("ingest", str(corpus), "--dataset", "test", env=env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return work / "store"
+
+
+@pytest.fixture(scope="module")
+def server(store: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    work = tmp_path_factory.mktemp("server")
+    copy = shutil.copytree(store, work / "store")
+    settings = {"store": str(copy), "secret": SECRET, "base_iri": BASE, "query_workers": "1"}
+    with serving(work, 0, settings) as running:
+        yield running.url
+
+
+def _select(store: Path, query: str) -> list[dict[str, str]]:
+    handle = EmbeddedStore(str(store), read_only=True)
+    try:
+        return [{k: str(v) for k, v in row.items()} for row in handle.select(query)]
+    finally:
+        handle.close()
+
+
+def _read(url: str) -> str:
+    request = urllib.request.Request(url, headers={"Accept": "text/html"})
+    with urllib.request.urlopen(request, timeout=120) as response:
+        text: str = response.read().decode()
+        return text
+
+
+def test_every_concept_property_and_class_has_a_label(store: Path) -> None:
+    assert int(_select(store, USED)[0]["n"].split('"')[1]) > 10
+    assert _select(store, UNLABELLED) == []
+    labels = (
+        f"SELECT ?l WHERE {{ GRAPH {VOCABULARY} {{ <http://snomed.info/id/816094009> ?p ?l }} }}"
+    )
+    assert [row["l"] for row in _select(store, labels)] == ['"Chest"']
+
+
+def test_linked_data_page_shows_labels(store: Path, server: str) -> None:
+    (row,) = _select(store, CHEST_SERIES)
+    page = _read(server + row["series"].strip("<>")[len(BASE) :])
+    assert re.search(r'sct:816094009</a>\s*<span class="label">\(Chest\)</span>', page), page
+    assert re.search(r'fd:bodyPart</a>\s*<span class="label">\(body part\)</span>', page), page
+    assert re.search(r'dcmtag:Modality</a>\s*<span class="label">\(Modality\)</span>', page)
+
+
+def test_mapping_page_shows_the_table_with_labelled_examples(server: str) -> None:
+    page = _read(server + "mappings")
+    assert "Mapping version <code>" in page
+    assert re.search(r"<td>body-part <span[^>]*>body-part.sssom.tsv</span></td>", page)
+    assert re.search(r"sct:816094009 <span class=\"label\">\(Chest\)</span>", page), page
+    assert "<td>ingest</td>" in page  # which run made the curated graph, with its version
+
+
+@pytest.mark.slow
+def test_query_page_shows_labels_in_a_browser(server: str, tmp_path: Path) -> None:
+    query = (
+        "PREFIX fd: <https://w3id.org/fairdicom/ontology#>\n"
+        "SELECT ?series ?part WHERE { ?series fd:bodyPart ?part } LIMIT 20"
+    )
+    url = server + "query?" + urllib.parse.urlencode({"query": query, "run": "1"})
+    dom = chromium(url, tmp_path / "profile")
+    assert 'data-labels="done"' in dom, dom[-3000:]
+    assert re.search(r'sct:816094009</a><span class="label"> \(Chest\)</span>', dom), dom[-3000:]
