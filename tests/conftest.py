@@ -14,11 +14,6 @@ from fairdicom.dicom.synth import write_corpus
 
 SECRET = "test-secret"
 ROOT = Path(__file__).resolve().parent.parent
-# Child processes (fork servers included) must find this repository's `tests` package before
-# any other one on the path: fairdatapoint-client installs a top-level `tests` package.
-os.environ["PYTHONPATH"] = os.pathsep.join(
-    p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p
-)
 
 
 @pytest.fixture(autouse=True)

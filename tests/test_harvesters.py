@@ -10,6 +10,7 @@ from the port it listens on, so every link a harvester follows is one it can fet
 
 from __future__ import annotations
 
+import sys
 import urllib.request
 import warnings
 from collections.abc import Iterator
@@ -136,10 +137,13 @@ def test_served_figures_are_the_files_figures(site: Site) -> None:
 
 def ckan_parser() -> Any:
     """Return ckanext-dcat's RDFParser with the DCAT-AP 3 and HealthDCAT-AP profiles."""
+    path = list(sys.path)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # CKAN's own imports (passlib's crypt, ...)
         from ckanext.dcat.processors import RDFParser
-
+    # CKAN puts its own folder first on sys.path, where its `tests` package would then shadow
+    # ours in every process started later (the ingest tests' forkserver children).
+    sys.path[:] = path
     return RDFParser(profiles=["euro_dcat_ap_3", "euro_health_dcat_ap"])
 
 
