@@ -1,6 +1,7 @@
 """Ingest benchmark: end-to-end rate against a bare pydicom parse loop, in the same run.
 
     python benchmarks/ingest.py [--sizes 5000 20000 100000] [--workdir DIR] [--json]
+        [--baseline DIR] [--rounds N]
 
 For each size, a synthetic corpus (``fairdicom synth OUT --patients N --seed 7``, N chosen for
 about that many files; kept in the work folder and reused) is read by a bare single-process
@@ -10,7 +11,14 @@ the bare rate (before, after, mean), the ingest rate (the summary's time: start-
 the catalogue refresh after it not) and its ratio to the mean bare rate; the start-up and the
 catalogue refresh (figures and dumps) apart; CPU milliseconds per file of the ingest process
 and of its workers; peak RSS of both; stored quads per instance, overall and per modality
-(quads of a modality's series and instances over its instances); the load average.
+(quads of a modality's series and instances over its instances); the load average; and the
+reader's cost: CPU milliseconds per file of one process reading, de-identifying and converting
+every file (``FileWorker``, what a parsing process does), beside the bare parse's.
+
+``--baseline DIR`` compares with another version of fairdicom, whose package is
+``DIR/fairdicom`` (``git archive COMMIT app | tar -x -C /tmp/base`` gives ``/tmp/base/app``):
+each round ingests with the baseline, then with this checkout, so that both see the same load;
+the rates of every round are printed, with their median and spread.
 """
 
 from __future__ import annotations
@@ -20,6 +28,7 @@ import json
 import os
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -66,6 +75,30 @@ me, kids = (resource.getrusage(w) for w in (resource.RUSAGE_SELF, resource.RUSAG
 print('USAGE', me.ru_utime + me.ru_stime, kids.ru_utime + kids.ru_stime, me.ru_maxrss,
       kids.ru_maxrss, file=sys.stderr)
 """
+READER = """
+import sys, time
+from pathlib import Path
+from fairdicom.config import load_settings
+from fairdicom.dicom.sources import iter_sources
+from fairdicom.ingest.worker import FileWorker
+settings = load_settings(secret='benchmark')
+sources = list(iter_sources([Path(sys.argv[1])]))
+work = FileWorker(settings.base_iri, 'benchmark', settings.deid)
+start = time.process_time()
+for source in sources:
+    work(source)
+print((time.process_time() - start) * 1000 / len(sources))
+"""
+BARE = """
+import sys, time
+from pathlib import Path
+import pydicom
+files = sorted(Path(sys.argv[1]).rglob('*.dcm'))
+start = time.process_time()
+for path in files:
+    pydicom.dcmread(path, stop_before_pixels=True)
+print((time.process_time() - start) * 1000 / len(files))
+"""
 
 
 def corpus(work: Path, size: int) -> tuple[Path, list[Path]]:
@@ -88,19 +121,41 @@ def bare_parse_rate(files: list[Path]) -> float:
     return len(files) / (time.perf_counter() - start)
 
 
-def run_ingest(folder: Path, store: Path) -> dict[str, float]:
-    """Run ``fairdicom ingest`` in a child process; return its figures."""
-    shutil.rmtree(store, ignore_errors=True)
-    env = {
+def child_env(app: Path, store: Path) -> dict[str, str]:
+    """Return the environment of a child that runs the fairdicom found in ``app``."""
+    return {
         **os.environ,
         "FAIRDICOM_SECRET": "benchmark",
         "FAIRDICOM_DATA_DIR": str(store.parent / f"{store.name}-site"),
-        "PYTHONPATH": str(ROOT / "app"),
+        "PYTHONPATH": str(app),
     }
+
+
+def cpu_ms_per_file(script: str, folder: Path, app: Path, work: Path) -> float:
+    """Return the CPU milliseconds per file of a one-process loop (READER or BARE)."""
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(folder)],
+        env=child_env(app, work / "s"),
+        cwd=work,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode:
+        raise SystemExit(done.stderr)
+    return round(float(done.stdout.split()[-1]), 3)
+
+
+def run_ingest(folder: Path, store: Path, app: Path = ROOT / "app") -> dict[str, float]:
+    """Run ``fairdicom ingest`` (the one found in ``app``) in a child process; return its
+    figures."""
+    shutil.rmtree(store, ignore_errors=True)
+    env = child_env(app, store)
     start = time.perf_counter()
     done = subprocess.run(
         [sys.executable, "-c", CHILD, str(folder), str(store)],
         env=env,
+        cwd=store.parent,
         capture_output=True,
         text=True,
         check=False,
@@ -157,31 +212,54 @@ def store_counts(store: Path) -> dict[str, object]:
     }
 
 
-def measure(work: Path, size: int) -> dict[str, object]:
-    """Return the figures of one corpus size."""
+def measure(work: Path, size: int, baseline: Path | None, rounds: int) -> dict[str, object]:
+    """Return the figures of one corpus size (with a baseline, each round runs both)."""
     folder, files = corpus(work, size)
     load = os.getloadavg()[0]
-    # The bare loop runs before and after the ingest: the machine may be shared, and a load
+    versions = {"ours": ROOT / "app"}
+    if baseline is not None:
+        versions = {"baseline": baseline, **versions}
+    # The bare loop runs before and after the ingests: the machine may be shared, and a load
     # that changes meanwhile shows as two different rates.
     before = bare_parse_rate(files)
-    ingest = run_ingest(folder, work / "s")
+    runs: dict[str, list[dict[str, float]]] = {name: [] for name in versions}
+    reader: dict[str, list[float]] = {name: [] for name in [*versions, "bare"]}
+    loads = [load]
+    for _ in range(rounds):
+        reader["bare"].append(cpu_ms_per_file(BARE, folder, ROOT / "app", work))
+        for name, app in versions.items():
+            reader[name].append(cpu_ms_per_file(READER, folder, app, work))
+            runs[name].append(run_ingest(folder, work / "s", app))
+            loads.append(os.getloadavg()[0])
     after = bare_parse_rate(files)
     bare = (before + after) / 2
-    counts = store_counts(work / "s")
-    rate = len(files) / ingest["ingest_seconds"]
-    cpu = {k: round(v * 1000 / len(files), 3) for k, v in ingest.items() if k.startswith("cpu")}
-    return {
+    counts = store_counts(work / "s")  # the last run: this checkout's
+    figures: dict[str, object] = {
         "files": len(files),
-        "load_average_before": round(load, 2),
-        "load_average_after": round(os.getloadavg()[0], 2),
+        "load_average_before_during_after": [round(x, 2) for x in loads],
         "bare_files_per_s_1core_before_after": (round(before), round(after)),
         "bare_files_per_s_1core": round(bare),
-        "ingest_files_per_s": round(rate),
-        "ratio": round(rate / bare, 3),
-        **{k: round(v, 2) for k, v in ingest.items() if not k.startswith("cpu")},
-        **{f"{k.removeprefix('cpu_seconds_')}_cpu_ms_per_file": v for k, v in cpu.items()},
-        **counts,
+        "bare_cpu_ms_per_file": reader.pop("bare"),
     }
+    for name, found in runs.items():
+        rates = [len(files) / run["ingest_seconds"] for run in found]
+        rate = statistics.median(rates)
+        last = found[-1]
+        cpu = {k: v * 1000 / len(files) for k, v in last.items() if k.startswith("cpu")}
+        figures[name] = {
+            "reader_cpu_ms_per_file": reader[name],
+            "ingest_files_per_s": [round(r) for r in rates],
+            "ingest_files_per_s_median": round(rate),
+            "ratio": round(rate / bare, 3),
+            "ratio_spread": [round(min(rates) / bare, 3), round(max(rates) / bare, 3)],
+            **{k: round(v, 2) for k, v in last.items() if not k.startswith("cpu")},
+            **{
+                f"{k.removeprefix('cpu_seconds_')}_cpu_ms_per_file": round(v, 3)
+                for k, v in cpu.items()
+            },
+        }
+    figures.update(counts)
+    return figures
 
 
 def main() -> None:
@@ -192,20 +270,25 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[5000, 20000])
     parser.add_argument("--workdir", type=Path, help="keeps the corpora (default: a temp dir)")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument(
+        "--baseline", type=Path, help="folder holding another version's fairdicom package"
+    )
+    parser.add_argument("--rounds", type=int, default=1, help="ingests per version and size")
     args = parser.parse_args()
     work = args.workdir or Path(tempfile.mkdtemp(prefix="fairdicom-bench-"))
     work.mkdir(parents=True, exist_ok=True)
     results = []
     for size in args.sizes:
-        figures = measure(work, size)
+        figures = measure(work, size, args.baseline, args.rounds)
         results.append(figures)
         print(f"--- about {size} files")
         for key, value in figures.items():
             print(f"{key:34} {value}")
     if len(results) > 1:
-        first, last = results[0]["ingest_files_per_s"], results[-1]["ingest_files_per_s"]
-        assert isinstance(first, int) and isinstance(last, int)
-        print(f"{'rate largest / smallest':34} {last / first:.3f}")
+        first, last = (r["ours"] for r in (results[0], results[-1]))
+        assert isinstance(first, dict) and isinstance(last, dict)
+        ratio = last["ingest_files_per_s_median"] / first["ingest_files_per_s_median"]
+        print(f"{'rate largest / smallest':34} {ratio:.3f}")
     if args.json:
         print(json.dumps(results))
     shutil.rmtree(work / "s", ignore_errors=True)

@@ -16,9 +16,10 @@ threads that keep their HTTP connections open on 127.0.0.1:
    a second alone) again and again while one client sends ``ASK { ?s a ?t }`` in a loop: the
    ASK's p50/p95, and what the heavy clients got (answers, 503 with Retry-After).
 
-The throughput figures alternate between the two servers in ``--rounds`` slices (Oxigraph
-server, then fairdicom, again and again), so that a change in the machine's load falls on both;
-ratios are fairdicom / Oxigraph. The machine's load average is printed with each figure.
+Every figure alternates between the two servers in ``--rounds`` slices (Oxigraph server, then
+fairdicom, again and again), so that a change in the machine's load falls on both; ratios are
+fairdicom / Oxigraph, for the whole run and for each slice (their spread shows how much the
+machine's load moved them). The machine's load average is printed with each figure.
 """
 
 from __future__ import annotations
@@ -222,6 +223,11 @@ def mixed(target: Target, heavy: int, seconds: float) -> tuple[Tally, Tally]:
     return heavy_tally, cheap_tally
 
 
+def answered(tally: Tally) -> int:
+    """Return how many queries of a tally were answered (200)."""
+    return sum(map(len, tally.latencies.values()))
+
+
 def percentile(values: list[float], q: int) -> float:
     return statistics.quantiles(values, n=100)[q - 1] if len(values) > 1 else values[0]
 
@@ -275,12 +281,19 @@ def main() -> None:
         print(f"{'clients':>7} {'oxigraph q/s':>12} {'fairdicom q/s':>13} {'ratio':>6}  load")
         for clients in (1, 4):
             theirs_rate, ours_rate = Tally(), Tally()
+            ratios = []
             for _ in range(args.rounds):
-                theirs_rate.merge(throughput(oxigraph, clients, args.seconds / args.rounds, True))
-                ours_rate.merge(throughput(ours_target, clients, args.seconds / args.rounds, True))
-            a = sum(map(len, theirs_rate.latencies.values())) / args.seconds
-            b = sum(map(len, ours_rate.latencies.values())) / args.seconds
+                slice_seconds = args.seconds / args.rounds
+                theirs_slice = throughput(oxigraph, clients, slice_seconds, True)
+                ours_slice = throughput(ours_target, clients, slice_seconds, True)
+                ratios.append(answered(ours_slice) / max(1, answered(theirs_slice)))
+                theirs_rate.merge(theirs_slice)
+                ours_rate.merge(ours_slice)
+            a = answered(theirs_rate) / args.seconds
+            b = answered(ours_rate) / args.seconds
             print(f"{clients:>7} {a:>12.1f} {b:>13.1f} {b / a:>6.2f}  {load()}")
+            spread = " ".join(f"{r:.2f}" for r in ratios)
+            print(f"        ratio of each slice: {spread} (min {min(ratios):.2f})")
             detail = " ".join(
                 f"{q}={percentile(ours_rate.latencies[q], 50) * 1000:.0f}/"
                 f"{percentile(theirs_rate.latencies[q], 50) * 1000:.0f}"
@@ -294,8 +307,15 @@ def main() -> None:
             rate = sum(map(len, cached.latencies.values())) / args.seconds
             print(f"{clients:>7} {rate:>12.1f} q/s  {load()}")
         print(f"\n3. mixed load: {args.heavy} clients of the heavy query + 1 client of {CHEAP}")
+        loads: dict[str, tuple[Tally, Tally]] = {}
+        for _ in range(args.rounds):  # alternated as above
+            for target in (oxigraph, ours_target):
+                heavy, cheap = mixed(target, args.heavy, args.seconds / args.rounds)
+                kept = loads.setdefault(target.name, (Tally(), Tally()))
+                kept[0].merge(heavy)
+                kept[1].merge(cheap)
         for target in (oxigraph, ours_target):
-            heavy, cheap = mixed(target, args.heavy, args.seconds)
+            heavy, cheap = loads[target.name]
             asks = cheap.latencies.get("cheap", [])
             done = len(heavy.latencies.get("heavy", []))
             p50, p95 = percentile(asks, 50) * 1000, percentile(asks, 95) * 1000

@@ -25,7 +25,9 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("FAIRDICOM_SECRET", SECRET)
     monkeypatch.setenv("FAIRDICOM_STORE", str(tmp_path / "default-store"))
     empty = tmp_path / "empty-fairdicom.toml"  # never the user's ./fairdicom.toml
-    empty.write_text("")
+    # Datasets without a description are NON_PUBLIC, closed to anonymous readers by default;
+    # tests/test_access.py and tests/test_access_config.py turn access control on.
+    empty.write_text("access_control = false\n")
     monkeypatch.setenv("FAIRDICOM_CONFIG", str(empty))
 
 

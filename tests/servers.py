@@ -75,7 +75,9 @@ def serving(work: Path, port: int, settings: dict[str, str]) -> Iterator[Server]
     output goes to ``work/server.log``, complete once the block has ended.
     """
     config = work / "fairdicom.toml"
-    config.write_text("")
+    # Most tests read datasets that have no description (NON_PUBLIC, closed by the default
+    # access control) anonymously; tests/test_access.py turns access control on.
+    config.write_text("access_control = false\n")
     env = {k: v for k, v in os.environ.items() if not k.startswith("FAIRDICOM_")}
     env.update({f"FAIRDICOM_{name.upper()}": value for name, value in settings.items()})
     env.update(PYTHONPATH=str(ROOT / "app"), FAIRDICOM_CONFIG=str(config))

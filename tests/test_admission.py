@@ -9,6 +9,7 @@ bounds on time are overall deadlines or what the issue demands (an ASK's p95 und
 
 from __future__ import annotations
 
+import os
 import shutil
 import statistics
 import threading
@@ -292,6 +293,25 @@ def test_asks_stay_fast_while_sixteen_clients_send_heavy_queries(
         assert refused and all(after and int(after) >= 1 for after in refused), outcomes
         assert during["busy"] == 2
         assert lane(url, "fast")["timeouts"] == 0  # the ASKs ran in the fast lane
+
+
+def test_heavy_workers_yield_to_the_fast_lane_without_starving(
+    sample_store: Path, tmp_path: Path
+) -> None:
+    """The heavy lane's workers run as batch tasks (they never preempt the server's threads
+    or the fast lane when they wake) two nice steps down; the fast lane and the writer run
+    as the server does."""
+    with endpoint(tmp_path, sample_store, query_workers="2") as server:
+        wait_until(lambda: len(query_workers(server.pid)) == 2, "the heavy workers run")
+        base = os.getpriority(os.PRIO_PROCESS, server.pid)
+        for pid in query_workers(server.pid):
+            assert os.sched_getscheduler(pid) == os.SCHED_BATCH
+            assert os.getpriority(os.PRIO_PROCESS, pid) == min(19, base + 2)
+        for lane_name in ("fast", "write"):
+            for pid in query_workers(server.pid, lane_name):
+                assert os.sched_getscheduler(pid) == os.sched_getscheduler(server.pid)
+                assert os.getpriority(os.PRIO_PROCESS, pid) == base
+        assert asks(server.url) is True
 
 
 def test_a_client_beyond_its_concurrency_gets_429(sample_store: Path, tmp_path: Path) -> None:

@@ -20,10 +20,8 @@ from pathlib import Path
 
 import pydicom
 import pytest
-from rdflib import Dataset as RdfDataset
-from rdflib.compare import isomorphic
 
-from tests.conftest import ROOT, run_cli
+from tests.conftest import ROOT, SECRET, run_cli
 from tests.dicomweb_proxy import proxy
 from tests.helpers import export_text
 from tests.orthanc import Orthanc, needs_orthanc, running_orthanc
@@ -32,7 +30,6 @@ from tests.servers import free_port
 pytestmark = [needs_orthanc, pytest.mark.slow]
 
 BASE = "http://localhost:8000/"
-ITEM = re.compile(r"<" + re.escape(BASE) + r"id/item/([0-9a-f]+)>")
 FAST_RETRIES = {"FAIRDICOM_DICOMWEB_RETRIES": "1"}
 NOWHERE = "dicomweb+http://127.0.0.1:1/dicom-web"
 
@@ -75,26 +72,17 @@ def dataset_graphs(store: Path) -> dict[str, list[str]]:
 
 
 def assert_same_graphs(harvested: Path, files: Path) -> None:
-    """Assert that a harvested store holds the graphs an ingest of the files gives.
-
-    Curated and quarantine graphs: equal, triple for triple. Raw graph: every triple that
-    does not involve a sequence item is equal; with the items as blank nodes the graphs are
-    isomorphic (same items, same values). Only an item's IRI may differ: it is a hash of the
-    item's values as written, and DICOM JSON does not keep the text of a DS such as "1.0"
-    (Orthanc sends the number 1), though the store holds both as the same decimal.
-    """
+    """Assert that a harvested store holds exactly the graphs an ingest of the files gives:
+    raw, curated and quarantine, triple for triple (sequence item IRIs included: they hash
+    the items' values in their normal form, so "3.0" in a file and 3 in DICOM JSON agree)."""
     mine, theirs = dataset_graphs(harvested), dataset_graphs(files)
-    assert sorted(mine["curated"]) == sorted(theirs["curated"])
-    assert sorted(mine["quarantine"]) == sorted(theirs["quarantine"])
-    assert len(mine["raw"]) == len(theirs["raw"])
-    plain = [{line for line in lines if not ITEM.search(line)} for lines in (mine, theirs)]
-    assert plain[0] == plain[1]
-    graphs = []
-    for lines in (mine["raw"], theirs["raw"]):
-        graph = RdfDataset()
-        graph.parse(data=ITEM.sub(r"_:item\1", "\n".join(lines)), format="nquads")
-        graphs.append(graph.graph(f"{BASE}graph/pacs/raw"))
-    assert isomorphic(graphs[0], graphs[1])
+    for layer in ("raw", "curated", "quarantine"):
+        extra, missing = (
+            set(mine[layer]) - set(theirs[layer]),
+            set(theirs[layer]) - set(mine[layer]),
+        )
+        assert not extra and not missing, (layer, sorted(extra)[:5], sorted(missing)[:5])
+        assert len(mine[layer]) == len(theirs[layer]), layer
 
 
 def summary_counts(output: str) -> tuple[int, int, int, int]:
@@ -198,6 +186,53 @@ def test_rerun_fetches_only_new_studies_and_prune_removes_deleted(
     assert_same_graphs(store, tmp_path / "from-remaining")
 
 
+def test_prune_curates_the_patient_again_from_the_studies_it_keeps(
+    corpus: Path, tmp_path: Path
+) -> None:
+    """A patient's curated triples come from all of its studies (its sex, here stated by one
+    study only): once that study is pruned, the patient has what its other studies give, as an
+    ingest of their files shows."""
+    by_study = studies_of(corpus)
+    patient_of = {
+        uid: str(pydicom.dcmread(paths[0], stop_before_pixels=True).PatientID)
+        for uid, paths in by_study.items()
+    }
+    patient, studies = next(
+        (p, uids)
+        for p in sorted(set(patient_of.values()))
+        if len(uids := [u for u in by_study if patient_of[u] == p]) > 1
+    )
+    gone = studies[0]
+    files: dict[str, list[Path]] = {}
+    for uid in studies:  # Patient's Sex only in the study that goes
+        folder = tmp_path / "pacs-files" / uid
+        folder.mkdir(parents=True)
+        for path in by_study[uid]:
+            ds = pydicom.dcmread(path)
+            if uid == gone:
+                ds.PatientSex = "F"
+            elif "PatientSex" in ds:
+                del ds.PatientSex
+            ds.save_as(folder / path.name, enforce_file_format=True)
+        files[uid] = sorted(folder.iterdir())
+    store = tmp_path / "harvested"
+    sex = "<https://w3id.org/fairdicom/ontology#sex>"
+    with running_orthanc(tmp_path / "orthanc") as orthanc:
+        orthanc.upload(p for uid in studies for p in files[uid])
+        first = harvest(orthanc.source, store)
+        assert first.returncode == 0, first.stdout + first.stderr
+        assert any(sex in line for line in dataset_graphs(store)["curated"])  # from `gone`
+        orthanc.delete_study(gone)
+        pruned = harvest(orthanc.source, store, "--prune")
+        assert pruned.returncode == 0, pruned.stdout + pruned.stderr
+        assert "pruned: 1 studies deleted on the source" in pruned.stdout
+    kept = [p for uid in studies[1:] for p in files[uid]]
+    ingest_files(kept, tmp_path / "kept", tmp_path / "from-kept")
+    assert not any(sex in line for line in dataset_graphs(tmp_path / "from-kept")["curated"])
+    assert_same_graphs(store, tmp_path / "from-kept")
+    assert patient not in export_text(store)
+
+
 def test_orthanc_killed_mid_harvest_then_rerun_completes(corpus: Path, tmp_path: Path) -> None:
     files = [path for group in studies_of(corpus).values() for path in group]
     store = tmp_path / "harvested"
@@ -233,7 +268,6 @@ def test_orthanc_killed_mid_harvest_then_rerun_completes(corpus: Path, tmp_path:
             listed, fetched, _, failed = summary_counts(out)
             assert listed == 11 and failed >= 1 and fetched + failed == 11
             assert "HTTP 502" in out
-            done_first = set(orthanc.metadata_requests())
 
             orthanc.start()  # the same storage and port
             state.hold_after = None
@@ -241,8 +275,86 @@ def test_orthanc_killed_mid_harvest_then_rerun_completes(corpus: Path, tmp_path:
             rerun = harvest(source, store)
             assert rerun.returncode == 0, rerun.stdout + rerun.stderr
             assert summary_counts(rerun.stdout)[1] == failed
-            again = orthanc.metadata_requests()[before:]
-            assert again and not set(again) & (done_first - set(again))
+            # Orthanc's log: the re-run asked for the failed studies only.
+            assert len(set(orthanc.metadata_requests()[before:])) == failed
+    ingest_files(files, tmp_path / "files", tmp_path / "from-files")
+    assert_same_graphs(store, tmp_path / "from-files")
+
+
+def test_harvest_killed_mid_run_keeps_the_studies_it_stored(corpus: Path, tmp_path: Path) -> None:
+    """Each study's harvest state is written as soon as the study is in the store: a harvest
+    killed half-way (SIGKILL, no chance to clean up) keeps what it stored, and the re-run
+    fetches only the other studies."""
+    from fairdicom.dicom.deidentify import Pseudonymizer
+
+    by_study = studies_of(corpus)
+    files = [p for group in by_study.values() for p in group]
+    pseudonym = {Pseudonymizer(SECRET).uid(uid): uid for uid in by_study}
+    store = tmp_path / "harvested"
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT / "app"),
+        "FAIRDICOM_DICOMWEB_MAX_REQUESTS": "1",
+        "FAIRDICOM_BATCH_SIZE": "1",  # a batch per study
+    }
+    series = sum(
+        len({pydicom.dcmread(p, stop_before_pixels=True).SeriesInstanceUID for p in g})
+        for g in by_study.values()
+    )
+    with running_orthanc(tmp_path / "orthanc") as orthanc:
+        orthanc.upload(files)
+        # The proxy holds the metadata requests of the last few studies: the run stalls there.
+        with proxy(orthanc.port, hold_after=series - 4) as (source, state):
+            command = [sys.executable, "-m", "fairdicom.cli", "ingest", source, "-v"]
+            child = subprocess.Popen(
+                [*command, "--store", str(store), "--dataset", "pacs"],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                text=True,
+                env=env,
+                start_new_session=True,
+            )
+            announced: list[str] = []
+            first = threading.Event()
+
+            def watch() -> None:
+                assert child.stderr is not None
+                for line in child.stderr:
+                    if line.startswith("study stored: "):
+                        announced.append(line.rsplit(" ", 1)[-1].strip())
+                        first.set()
+
+            reader = threading.Thread(target=watch, daemon=True)
+            reader.start()
+            try:
+                # Events: a request is held, and the run says a study is in the store.
+                assert state.held.wait(120), "the harvest never reached the held requests"
+                assert first.wait(120), "no study was stored before the held requests"
+            finally:
+                os.killpg(child.pid, signal.SIGKILL)
+                child.wait(60)
+                reader.join(60)
+                assert child.stderr is not None
+                child.stderr.close()
+            # The held requests stay held (the proxy lets them go when it stops): Orthanc's
+            # log then shows the re-run's requests only.
+            state.hold_after = None
+            stored = {pseudonym[label] for label in announced}
+            listing = run_cli("sources", "--store", str(store))
+            found = re.search(
+                r"in the store: (\d+) studies, \d+ instances, 0 failing", listing.stdout
+            )
+            assert found, listing.stdout + listing.stderr
+            kept = int(found[1])
+            assert len(stored) <= kept < len(by_study)
+
+            before = len(orthanc.metadata_requests())
+            rerun = harvest(source, store)
+            assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+            remaining = len(by_study) - kept
+            assert summary_counts(rerun.stdout) == (len(by_study), remaining, kept, 0)
+            again = set(orthanc.metadata_requests()[before:])
+            assert len(again) == remaining and not again & stored
     ingest_files(files, tmp_path / "files", tmp_path / "from-files")
     assert_same_graphs(store, tmp_path / "from-files")
 
@@ -310,6 +422,24 @@ def test_authentication_basic_and_bearer(corpus: Path, tmp_path: Path) -> None:
             allowed = harvest(source, tmp_path / "b", env=bearer)
             assert allowed.returncode == 0, allowed.stdout + allowed.stderr
             assert f"fetched 2 ({len(some)} instances)" in allowed.stdout
+
+
+def test_basic_credentials_per_host_from_netrc(corpus: Path, tmp_path: Path) -> None:
+    """Without configured credentials, a source's host finds its user and password in the
+    netrc file (as curl, git and pip read it): credentials per host, kept out of settings."""
+    some = next(iter(studies_of(corpus).values()))
+    netrc = tmp_path / "netrc"
+    with running_orthanc(tmp_path / "orthanc", users={"bob": "builder-7"}) as orthanc:
+        orthanc.upload(some)
+        netrc.write_text("machine 127.0.0.1 login bob password wrong\n")
+        netrc.chmod(0o600)
+        refused = harvest(orthanc.source, tmp_path / "s", env={**FAST_RETRIES, "NETRC": str(netrc)})
+        assert refused.returncode == 1 and "HTTP 401" in refused.stdout
+        netrc.write_text("machine 127.0.0.1 login bob password builder-7\n")
+        allowed = harvest(orthanc.source, tmp_path / "s", env={"NETRC": str(netrc)})
+        assert allowed.returncode == 0, allowed.stdout + allowed.stderr
+        assert f"fetched 1 ({len(some)} instances)" in allowed.stdout
+        assert "builder-7" not in allowed.stdout + allowed.stderr
 
 
 def test_concurrent_requests_are_bounded(pacs: Orthanc, tmp_path: Path) -> None:

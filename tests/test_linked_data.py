@@ -34,7 +34,11 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def app(store: Path) -> Iterator[Flask]:
-    settings = load_settings(store=str(store), base_iri=BASE, secret="s", query_workers=1)
+    # Every subject, the provenance graph's included (closed to anonymous readers when access
+    # control is on, tests/test_access.py).
+    settings = load_settings(
+        store=str(store), base_iri=BASE, secret="s", query_workers=1, access_control=False
+    )
     web = create_app(settings)
     yield web
     web.extensions[SERVICE_KEY].close()

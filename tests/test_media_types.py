@@ -168,7 +168,8 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     values = {"store": str(location), "base_iri": BASE, "secret": "media-types-secret"}
     ingest([SAMPLE], load_settings(**values), "sample")
     refresh_catalog(load_settings(**values))
-    return load_settings(**values, query_workers=1)
+    # The table reads the provenance graph, closed to anonymous readers under access control.
+    return load_settings(**values, query_workers=1, access_control=False)
 
 
 @pytest.fixture(scope="module")

@@ -110,6 +110,34 @@ def test_remap_without_the_files_equals_a_fresh_ingest(
     assert dataset.added > dataset.removed > 0  # each patient's sex swapped; HAND series gain one
 
 
+def _graph(store: Path, name: str) -> set[str]:
+    """Return the lines of one of the store's own graphs ({base}graph/NAME)."""
+    return {q for q in export_text(store).splitlines() if q.endswith(f"/graph/{name}> .")}
+
+
+def test_the_labels_after_a_remap_are_those_of_a_fresh_ingest(
+    corpus: Path, tmp_path: Path
+) -> None:
+    """The remap finds the terms still in use by index lookups, not by a scan of the store:
+    a concept it starts to use gets its label, one it stops using loses it."""
+    edited = _copy(tmp_path, "edited")
+    _swap_sexes_and_map_hand(edited)
+    # Female becomes a concept the store did not use (its series go to quarantine), Male
+    # (sct:248153007) one it no longer uses.
+    _edit(edited, "sex.sssom.tsv", "sct:248153007\tFemale", "sct:261665006\tFemale")
+    store, fresh = tmp_path / "store", tmp_path / "fresh"
+    ingest([corpus], _settings(store, MAPPINGS), "test")
+    publish_mappings(_settings(store, MAPPINGS))  # as `fairdicom ingest` does
+    before = _graph(store, "vocabulary")
+    remap(_settings(store, edited), refresh=False)
+    ingest([corpus], _settings(fresh, edited), "test")
+    publish_mappings(_settings(fresh, edited))
+    after = _graph(store, "vocabulary")
+    assert after == _graph(fresh, "vocabulary")
+    gained, lost = after - before, before - after
+    assert any("261665006" in line for line in gained) and any("248153007" in q for q in lost)
+
+
 def test_series_enter_and_leave_quarantine_as_in_a_fresh_ingest(
     corpus: Path, tmp_path: Path
 ) -> None:

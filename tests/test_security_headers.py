@@ -12,6 +12,7 @@ import json
 import re
 import shutil
 import subprocess
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -125,6 +126,29 @@ def server(store: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Se
     settings = {"store": str(copy), "secret": SECRET, "base_iri": BASE, "query_workers": "1"}
     with serving(work, 0, settings) as running:
         yield running
+
+
+def test_a_running_server_sends_the_policy_with_every_html_page(
+    app: Flask, client: FlaskClient, server: Server
+) -> None:
+    """The same pages, from a real `fairdicom serve` process on loopback (waitress in front)."""
+    pages = 0
+    for path in html_paths(app, client):
+        request = urllib.request.Request(server.url + path.lstrip("/"), headers=BROWSER)
+        try:
+            with urllib.request.urlopen(request, timeout=60) as reply:
+                headers = reply.headers
+        except urllib.error.HTTPError as error:  # a 404 page is a page too
+            headers = error.headers
+            error.close()
+        assert headers["X-Content-Type-Options"] == "nosniff", path
+        if headers.get_content_type() != "text/html":
+            continue
+        pages += 1
+        policy = headers.get("Content-Security-Policy", "")
+        assert "script-src 'self'" in policy and "unsafe-inline" not in policy, path
+        assert "default-src 'none'" in policy and "frame-ancestors 'none'" in policy, path
+    assert pages >= 5
 
 
 def browse(url: str, profile: Path) -> tuple[str, str]:

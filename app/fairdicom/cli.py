@@ -315,7 +315,11 @@ def run_harvest(
         if verbose:
             bar.write(f"study read: {read[0]} of {bar.total}", file=sys.stderr)
 
-    callbacks = HarvestCallbacks(total, study_done, problem, batch_done)
+    def study_stored(label: str) -> None:
+        if verbose:
+            bar.write(f"study stored: {label}", file=sys.stderr)
+
+    callbacks = HarvestCallbacks(total, study_done, problem, batch_done, study_stored=study_stored)
     try:
         summary = harvest(
             url, settings, dataset, filters=filters, since=since, prune=prune, callbacks=callbacks
@@ -340,7 +344,7 @@ def run_harvest(
 def sources_command(ctx: click.Context, store: str | None) -> None:
     """List the DICOMweb sources (the `dicomweb_sources` setting, and those harvested into the
     store) with their last harvest: when, studies, instances, failures."""
-    from fairdicom.ingest.harvest import sources_report
+    from fairdicom.ingest.sources_report import sources_report
 
     lines = sources_report(_settings(ctx, store=store))
     for line in lines:

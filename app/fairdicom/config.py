@@ -252,6 +252,59 @@ class Settings:
     service_allow_list: Annotated[
         tuple[str, ...], Help("endpoints SERVICE and LOAD may reach")
     ] = ()
+    access_control: Annotated[
+        bool,
+        Help(
+            "enforce each dataset's access level (`access_rights` in the descriptions): "
+            "RESTRICTED and NON_PUBLIC records only for the admin and granted principals "
+            "(docs/access.md)"
+        ),
+    ] = True
+    access_grants: Annotated[
+        tuple[str, ...],
+        Help(
+            "who may read non-public datasets: `KIND:VALUE=SLUG [SLUG...]`, KIND one of "
+            "`sub`, `group`, `entitlement`, `key`; SLUG `*` is every dataset"
+        ),
+    ] = ()
+    api_keys: Annotated[
+        tuple[str, ...],
+        Help("service accounts' API keys as `NAME:SHA256HEX`, the key's SHA-256 (docs/access.md)"),
+    ] = ()
+    oidc_issuer: Annotated[
+        str,
+        Help(
+            "OpenID Connect issuer whose bearer JWTs sign readers in (its "
+            "`/.well-known/openid-configuration` names the keys)",
+            shown_default="none: no sign-in",
+        ),
+    ] = ""
+    oidc_audience: Annotated[
+        str, Help("`aud` the tokens must carry: this server's client id at the issuer")
+    ] = ""
+    oidc_algorithms: Annotated[
+        tuple[str, ...],
+        Help("signature algorithms accepted (asymmetric only)", shown_default="`RS256, ES256`"),
+    ] = ("RS256", "ES256")
+    oidc_group_claims: Annotated[
+        tuple[str, ...],
+        Help("token claims read as groups (grants `group:`)", shown_default="`groups`"),
+    ] = ("groups",)
+    oidc_entitlement_claims: Annotated[
+        tuple[str, ...],
+        Help(
+            "token claims read as entitlements (grants `entitlement:`)",
+            shown_default="`eduperson_entitlement, entitlements`",
+        ),
+    ] = ("eduperson_entitlement", "entitlements")
+    audit_log: Annotated[
+        str,
+        Help(
+            "JSON-lines audit log of record-level reads of non-public datasets (rotated)",
+            shown_default="`<data_dir>/audit.log`",
+            path=True,
+        ),
+    ] = ""
     dicomweb_sources: Annotated[
         tuple[str, ...],
         Help("DICOMweb sources (`dicomweb+http(s)://...`) that `fairdicom sources` lists"),

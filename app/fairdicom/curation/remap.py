@@ -29,6 +29,7 @@ from fairdicom.curation.versions import (
     remap_lines,
     remap_update,
 )
+from fairdicom.curation.vocabulary import IRI_TERM as IRI
 from fairdicom.curation.vocabulary import publish, stored_queries
 from fairdicom.errors import FairdicomError, UsageError
 from fairdicom.namespaces import DataIris
@@ -53,6 +54,8 @@ class DatasetRemap:
     released: list[str] = field(default_factory=list)
     """Series that came out of quarantine."""
     seconds: float = 0.0
+    written: set[str] = field(default_factory=set, repr=False)
+    """The IRIs of the lines the remap added (for the vocabulary graph)."""
 
 
 @dataclass
@@ -140,6 +143,7 @@ def remap_dataset(
         sorted(rebuilt.entering),
         sorted(rebuilt.released),
         time.perf_counter() - clock,
+        {i for _, change in rebuilt.updates() for line in change.added for i in IRI.findall(line)},
     )
 
 
@@ -175,7 +179,8 @@ def remap(
             )
         changed = any(d.added or d.removed for d in summary.datasets)
         if changed or stored_queries(store, iris)[0] != version.version:
-            publish(store, iris, mappings, version)
+            written = set().union(*(d.written for d in summary.datasets))
+            publish(store, iris, mappings, version, written)
         store.flush()
     finally:
         store.close()

@@ -13,6 +13,7 @@ graphs in one transaction.
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -43,6 +44,9 @@ STANDARD = {
     OWL + "sameAs": "same as",
 }
 """Labels of the W3C terms the layers use (their own vocabularies are not loaded)."""
+LAYER_ENDINGS = ("/raw", "/curated", "/quarantine")
+"""How the names of the graphs that hold a dataset's layers end."""
+IRI_TERM = re.compile(r"<([^>]*)>")
 SCHEMES = {"SCT": SCT, "SRT": SCT, "DCM": DCM, "RADLEX": "http://radlex.org/RID/"}
 """Coding Scheme Designators whose codes are concepts of a known vocabulary."""
 
@@ -89,6 +93,30 @@ def used_terms(store: GraphStore, iris: DataIris) -> set[str]:
     return {t[1:-1] for t in terms if t.startswith("<") and not t.startswith(minted)}
 
 
+def terms_still_used(
+    store: GraphStore, iris: DataIris, known: Iterable[str], written: Iterable[str]
+) -> set[str]:
+    """Return what :func:`used_terms` returns after a change that wrote the ``written`` IRIs,
+    by index lookups instead of a scan of every layer: a term in use now is labelled in the
+    vocabulary graph already, has a label in the ontologies or tables (``known``), or was
+    just written (the raw layer's own labels, SOP class names and Code Meanings, are there
+    since its ingest). The cost follows the number of terms, not the size of the store."""
+    minted = iris.base + "id/"
+    lines = _graph_lines(store, vocabulary_graph(iris))
+    held = {m.group(1) for line in lines if (m := IRI_TERM.match(line))}
+    candidates = {t for t in (*held, *known, *written) if not t.startswith(minted)}
+    layers = [g for g in store.graphs() if g.endswith(LAYER_ENDINGS)]
+    return store.terms_in_use(candidates, layers)
+
+
+def _graph_lines(store: GraphStore, graph: str) -> set[str]:
+    """Return the N-Triples lines of a graph (none if the store lacks it)."""
+    out = io.BytesIO()
+    if store.has_graph(graph):
+        store.dump(out, "ntriples", graph)
+    return set(out.getvalue().decode("utf-8").splitlines(keepends=True))
+
+
 def store_labels(store: GraphStore, missing: set[str]) -> dict[str, str]:
     """Return labels for concepts that no ontology or table labels: SOP class names, then the
     Code Meaning of the code in the raw layer."""
@@ -112,10 +140,16 @@ def _text(term: str | Term) -> str:
     return lexical(term)
 
 
-def vocabulary_lines(store: GraphStore, iris: DataIris, mappings: MappingSet) -> list[str]:
-    """Return the lines of the vocabulary graph: a label for each term the store uses."""
-    used = used_terms(store, iris)
+def vocabulary_lines(
+    store: GraphStore, iris: DataIris, mappings: MappingSet, written: Iterable[str] | None = None
+) -> list[str]:
+    """Return the lines of the vocabulary graph: a label for each term the store uses
+    (``written``: the IRIs a remap just wrote, see :func:`terms_still_used`)."""
     known = static_labels(mappings)
+    if written is None:
+        used = used_terms(store, iris)
+    else:
+        used = terms_still_used(store, iris, known, written)
     labels = {term: known[term] for term in used if term in known}
     labels |= store_labels(store, used - labels.keys())
     return [triple(iri(subject), LABEL, label) for subject, label in sorted(labels.items())]
@@ -212,21 +246,23 @@ def _relative(path: Path, directory: Path) -> str:
 
 
 def publish_updates(
-    store: GraphStore, iris: DataIris, mappings: MappingSet, version: MappingVersion
+    store: GraphStore,
+    iris: DataIris,
+    mappings: MappingSet,
+    version: MappingVersion,
+    written: Iterable[str] | None = None,
 ) -> str:
     """Return the SPARQL update that makes the vocabulary and mappings graphs hold what they
     should: the lines they lack, and the removal of those they should not hold (usually a
-    few lines, where writing the graphs again would parse thousands)."""
+    few lines, where writing the graphs again would parse thousands). ``written``: the IRIs
+    a remap just wrote, when only those can have changed which terms are in use."""
     removed, added = [], []
     graphs: Iterable[tuple[str, list[str]]] = (
-        (vocabulary_graph(iris), vocabulary_lines(store, iris, mappings)),
+        (vocabulary_graph(iris), vocabulary_lines(store, iris, mappings, written)),
         (mappings_graph(iris), mapping_lines(iris, mappings, version)),
     )
     for graph, lines in graphs:
-        out = io.BytesIO()
-        if store.has_graph(graph):
-            store.dump(out, "ntriples", graph)
-        held = set(out.getvalue().decode("utf-8").splitlines(keepends=True))
+        held = _graph_lines(store, graph)
         wanted = set(lines)
         if held - wanted:
             removed.append(f"GRAPH <{graph}> {{\n{''.join(sorted(held - wanted))}}}\n")
@@ -238,10 +274,14 @@ def publish_updates(
 
 
 def publish(
-    store: GraphStore, iris: DataIris, mappings: MappingSet, version: MappingVersion
+    store: GraphStore,
+    iris: DataIris,
+    mappings: MappingSet,
+    version: MappingVersion,
+    written: Iterable[str] | None = None,
 ) -> None:
     """Bring the vocabulary and mappings graphs up to date in one transaction."""
-    update = publish_updates(store, iris, mappings, version)
+    update = publish_updates(store, iris, mappings, version, written)
     if update:
         store.update(update)
 

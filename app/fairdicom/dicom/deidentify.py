@@ -14,7 +14,7 @@ import re
 from collections.abc import Callable
 from datetime import date, timedelta
 from enum import Enum
-from functools import cache
+from functools import cache, lru_cache
 
 from fairdicom.config import DeidOptions
 from fairdicom.dicom.annex_e_table import ProfileRow, read_table
@@ -135,6 +135,8 @@ class Pseudonymizer:
             raise ValueError("a pseudonymisation secret is required")
         self._key = secret.encode("utf-8")
         self._uids: dict[str, str] = {}
+        self._patients: dict[tuple[str, str], str] = {}
+        self._shifts: dict[str, int] = {}
 
     def _digest(self, kind: str, text: str) -> bytes:
         return hmac.new(self._key, f"{kind}\x00{text}".encode(), hashlib.sha256).digest()
@@ -151,7 +153,14 @@ class Pseudonymizer:
 
     def patient(self, patient_id: str, issuer: str = "") -> str:
         """Return the patient pseudonym (20 hex digits) of an original PatientID and issuer."""
-        return self._digest("patient", f"{issuer}\x00{patient_id}").hex()[:20]
+        key = (patient_id, issuer)
+        found = self._patients.get(key)
+        if found is None:
+            found = self._digest("patient", f"{issuer}\x00{patient_id}").hex()[:20]
+            if len(self._patients) > 10_000:
+                self._patients.clear()
+            self._patients[key] = found
+        return found
 
     def token(self, text: str) -> str:
         """Return a keyed hash of any text (40 hex digits), e.g. for sequence items."""
@@ -159,7 +168,13 @@ class Pseudonymizer:
 
     def date_shift(self, patient: str) -> int:
         """Return how many days this patient's dates move back (1 to 1,095, fixed per patient)."""
-        return 1 + int.from_bytes(self._digest("shift", patient)[:4], "big") % 1095
+        found = self._shifts.get(patient)
+        if found is None:
+            found = 1 + int.from_bytes(self._digest("shift", patient)[:4], "big") % 1095
+            if len(self._shifts) > 10_000:
+                self._shifts.clear()
+            self._shifts[patient] = found
+        return found
 
 
 _SHIFTABLE = re.compile(
@@ -239,27 +254,76 @@ def clean_text(value: str, identifying: frozenset[str]) -> str:
     matcher = _matcher(identifying)
     spans = [m.span() for m in _DATE_LIKE.finditer(value)]
     spans += [m.span() for m in _DIGIT_RUN.finditer(value)]
-    spans += [m.span() for m in _WORD.finditer(value) if m[0].casefold() in matcher.words]
-    for pattern in (matcher.phrases, matcher.unspaced):
+    found = [(m.span(), m[0].casefold()) for m in _WORD.finditer(value)]
+    words = [word for _, word in found]
+    spans += [span for span, word in found if word in matcher.words]
+    for pattern in (matcher.phrases_in(value, words), matcher.unspaced):
         if pattern is not None:
             spans += [m.span() for m in pattern.finditer(value)]
     return _cut(value, spans) if spans else value
 
 
 class _Matcher:
-    """The identifying words and phrases of one instance, compiled once."""
+    """The identifying words and phrases of one instance; the phrases' pattern compiled only for
+    a descriptor that may hold one of them.
+
+    Compiling the pattern costs about a millisecond, and each study has phrases of its own
+    (accession and ID numbers with their prefix, names, addresses). The pattern matches whole
+    words, ignoring case as ``re`` does: in a descriptor written in ASCII a phrase can only
+    begin at a word that is its first word, each character replaced by the ASCII letter or
+    digit it matches (:func:`_ascii_twin`; a phrase with a character that matches none cannot
+    occur there). So an ASCII descriptor is searched with the pattern of the phrases whose
+    first word it holds, in the pattern's order (the others match nowhere in it), and with
+    nothing when there is none; any other descriptor with the pattern of every phrase.
+    """
 
     def __init__(self, identifying: frozenset[str]) -> None:
         self.words = frozenset(term for term in identifying if " " not in term)
-        phrases = sorted((term for term in identifying if " " in term), key=len, reverse=True)
-        alternatives = "|".join(r"[\W_]+".join(map(re.escape, p.split(" "))) for p in phrases)
-        self.phrases = (
-            re.compile(rf"(?<![^\W_])(?:{alternatives})(?![^\W_])", re.IGNORECASE)
-            if alternatives
-            else None
+        self._phrases = tuple(
+            sorted((term for term in identifying if " " in term), key=len, reverse=True)
         )
+        self._ascii_firsts = [(p, _ascii_form(p.split(" ")[0])) for p in self._phrases]
         unspaced = sorted((w for w in self.words if _UNSPACED.search(w)), key=len, reverse=True)
         self.unspaced = re.compile("|".join(map(re.escape, unspaced))) if unspaced else None
+
+    def phrases_in(self, value: str, words: list[str]) -> re.Pattern[str] | None:
+        """Return the pattern of the phrases that ``value`` (whose case-folded words are
+        ``words``) may hold, or None when it cannot hold any."""
+        if not self._phrases:
+            return None
+        if not value.isascii():
+            return _phrase_pattern(self._phrases)
+        present = set(words)
+        candidates = tuple(p for p, first in self._ascii_firsts if first in present)
+        return _phrase_pattern(candidates) if candidates else None
+
+
+_ASCII_ALNUM = "abcdefghijklmnopqrstuvwxyz0123456789"
+
+
+@lru_cache(maxsize=4096)
+def _ascii_twin(char: str) -> str | None:
+    """Return the lower-case ASCII letter or digit that ``char`` matches ignoring case, as
+    ``re`` matches (``\u0131`` dotless i matches ``i``; ``\u00e9`` matches none), if any."""
+    if char.isascii():
+        return char.lower()
+    pattern = re.compile(re.escape(char), re.IGNORECASE)
+    return next(
+        (c for c in _ASCII_ALNUM if pattern.fullmatch(c) or pattern.fullmatch(c.upper())), None
+    )
+
+
+def _ascii_form(word: str) -> str | None:
+    """Return the ASCII word a word matches ignoring case, or None when it matches no ASCII."""
+    twins = [_ascii_twin(char) for char in word]
+    return "".join(t for t in twins if t) if all(twins) else None
+
+
+@lru_cache(maxsize=1024)
+def _phrase_pattern(phrases: tuple[str, ...]) -> re.Pattern[str]:
+    """Return the pattern that finds the phrases (longest first) as whole words."""
+    alternatives = "|".join(r"[\W_]+".join(map(re.escape, p.split(" "))) for p in phrases)
+    return re.compile(rf"(?<![^\W_])(?:{alternatives})(?![^\W_])", re.IGNORECASE)
 
 
 _MATCHERS: dict[frozenset[str], _Matcher] = {}

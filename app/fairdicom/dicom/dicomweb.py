@@ -86,6 +86,8 @@ class DicomwebClient:
         self._session.mount("https://", adapter)
         self._session.headers["User-Agent"] = "fairdicom (DICOMweb harvester)"
         credentials = credentials or Credentials()
+        # Without credentials, requests reads the host's user and password from ~/.netrc (or
+        # $NETRC), as curl, git and pip do: credentials per host, outside the settings.
         if credentials.token:
             self._session.headers["Authorization"] = f"Bearer {credentials.token}"
         elif credentials.username:
@@ -189,7 +191,8 @@ class DicomwebClient:
             response.close()
             raise SourceError(
                 f"{what}: HTTP {status} {response.reason} from {self.endpoint}: set "
-                "dicomweb_token (bearer) or dicomweb_username and dicomweb_password (basic)"
+                "dicomweb_token (bearer) or dicomweb_username and dicomweb_password (basic), "
+                "or give the host's user and password in ~/.netrc"
             )
         if status == 404:
             response.close()

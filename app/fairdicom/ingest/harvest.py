@@ -9,7 +9,9 @@ the same reader, de-identification, raw and curated layers, validation and store
 A study that cannot be fetched (the source unreachable, 401, 5xx after the retries, malformed
 JSON, metadata with fewer instances than QIDO-RS announced) is reported with the reason, costs
 that study only, and makes the exit status 1; it is fetched again by the next run. The harvest
-state (``fairdicom.ingest.harvest_state``) is written once the studies are in the store.
+state of a study (``fairdicom.ingest.harvest_state``) is written as soon as all of it is in the
+store (after the batch that completes it), so a run killed half-way keeps what it stored and a
+re-run fetches only the rest; the harvest's own record and the failures come at the end.
 """
 
 from __future__ import annotations
@@ -40,19 +42,22 @@ from fairdicom.ingest.harvest_state import (
     HarvestCounts,
     StudyState,
     harvest_lines,
-    list_sources,
     load_state,
     source_iri,
+    source_lines,
     state_node,
     study_lines,
 )
 from fairdicom.ingest.harvest_summary import HarvestSummary
+from fairdicom.ingest.harvest_tracking import StudyTracker
 from fairdicom.ingest.pipeline import BatchDone, Problem, ingest_sources
 from fairdicom.ingest.prune import remove_studies
 from fairdicom.ingest.secret import resolve_secret
 from fairdicom.ingest.summary import IngestSummary
 from fairdicom.namespaces import DataIris
-from fairdicom.store import open_store
+from fairdicom.rdf.mapping import load_mappings
+from fairdicom.resources import CORE_ONTOLOGY, TAG_VOCABULARY
+from fairdicom.store import GraphStore, open_store, query_form
 
 AHEAD = 4
 """Studies fetched ahead per request slot while the parsing pool reads earlier ones."""
@@ -72,6 +77,8 @@ class HarvestCallbacks:
     problem: Problem = _ignore
     batch_done: BatchDone = _ignore
     skipped: Problem = _ignore
+    study_stored: Callable[[str], None] = _ignore
+    """A study is in the store with its harvest state (its pseudonymised label)."""
 
 
 def harvest(
@@ -135,7 +142,8 @@ def harvest(
         tell.studies(len(wanted))
         updates: dict[str, StudyState] = {}
         if wanted:
-            summary.ingest = _ingest(client, wanted, settings, dataset, tell, updates, summary)
+            where = _Target(iris, endpoint, dataset)
+            summary.ingest = _ingest(client, wanted, settings, where, tell, updates, summary)
         now = datetime.now(UTC).isoformat(timespec="seconds")
         for study in wanted:
             update = updates.get(study.iri)
@@ -147,7 +155,7 @@ def harvest(
                     update.instances, update.series = previous.instances, previous.series
                     update.fingerprint, update.updated = previous.fingerprint, previous.updated
             else:
-                update.updated = now
+                update.updated = update.updated or now
         summary.fetched = sum(1 for u in updates.values() if not u.failure)
         summary.failed = [
             (study_label(endpoint, u.study), u.failure) for u in updates.values() if u.failure
@@ -187,7 +195,10 @@ def _write_state(
     store = open_store(settings.store)
     try:
         if removed:
-            summary.pruned_instances = remove_studies(store, iris, dataset, removed)
+            mappings = load_mappings(
+                settings.mappings_folder, query_form, CORE_ONTOLOGY, TAG_VOCABULARY
+            )
+            summary.pruned_instances = remove_studies(store, iris, dataset, removed, mappings)
             summary.pruned = len(removed)
         counts = HarvestCounts(
             summary.listed,
@@ -226,22 +237,34 @@ def _changed(study: ListedStudy, known: StudyState | None) -> bool:
     return known is None or bool(known.failure) or known.fingerprint != study.fingerprint
 
 
+@dataclass(frozen=True)
+class _Target:
+    """Where a harvest goes: the IRIs, the source's endpoint and the dataset."""
+
+    iris: DataIris
+    endpoint: str
+    dataset: str
+
+
 def _ingest(
     client: DicomwebClient,
     wanted: list[ListedStudy],
     settings: Settings,
-    dataset: str,
+    where: _Target,
     tell: HarvestCallbacks,
     updates: dict[str, StudyState],
     summary: HarvestSummary,
 ) -> IngestSummary:
-    """Fetch the wanted studies and ingest their instances; fill ``updates`` per study."""
+    """Fetch the wanted studies and ingest their instances; fill ``updates`` per study and
+    record each study's state as soon as all of it is in the store."""
     profile = Profile(settings.deid)
     pending: deque[tuple[ListedStudy, int]] = deque()
     consumed = 0
+    tracker = StudyTracker()
 
     def progress(_: int) -> None:
         nonlocal consumed
+        tracker.read()
         consumed += 1
         while pending and consumed >= pending[0][1]:
             consumed -= pending.popleft()[1]
@@ -251,9 +274,26 @@ def _ingest(
 
     def problem(path: str, reason: str) -> None:
         study = by_label.get(path)
+        if not reason.startswith("warning:"):
+            tracker.rejected(path)  # the instance just read, if it is this one
         if study is not None and not reason.startswith("warning:") and study in updates:
             updates[study].failure = updates[study].failure or f"an instance was rejected: {reason}"
         tell.problem(path, reason)
+
+    def skipped(path: str, reason: str) -> None:
+        tracker.rejected(path)
+        tell.skipped(path, reason)
+
+    def batch_done(instances: int, triples: int) -> None:
+        tracker.committed(instances)
+        tell.batch_done(instances, triples)
+
+    def after_batch(store: GraphStore) -> None:
+        stored = [updates[s] for s in tracker.stored() if not updates[s].failure]
+        if stored:
+            _record_stored(store, where, stored)
+            for update in stored:
+                tell.study_stored(study_label(where.endpoint, update.study))
 
     def sources(spool: Path) -> Iterator[Source]:
         with ThreadPoolExecutor(settings.dicomweb_max_requests, "fairdicom-dicomweb") as pool:
@@ -278,11 +318,13 @@ def _ingest(
                 if fetched.failure:
                     update.failure = fetched.failure
                     pending.append((study, 1))
+                    tracker.hand(study.iri, [study.label])
                     yield Source(study.label, rejected=fetched.failure)
                     continue
                 summary.instances += len(fetched.sources)
                 for source in fetched.sources:
                     by_label[source.label] = study.iri
+                tracker.hand(study.iri, [source.label for source in fetched.sources])
                 if not fetched.sources:
                     tell.study_done()
                     continue
@@ -295,41 +337,26 @@ def _ingest(
             sources(Path(folder)),
             estimate,
             settings,
-            dataset,
+            where.dataset,
             progress=progress,
             problem=problem,
-            batch_done=tell.batch_done,
-            skipped=tell.skipped,
+            batch_done=batch_done,
+            skipped=skipped,
+            after_batch=after_batch,
         )
 
 
-def sources_report(settings: Settings) -> list[str]:
-    """Return a line per source (configured in ``dicomweb_sources``, or harvested into the
-    store): its dataset and last harvest (when, studies, instances, failures)."""
-    rows = []
-    location = settings.store
-    if location.startswith(("http://", "https://")) or Path(location).exists():
-        store = open_store(location, read_only=True)
-        try:
-            rows = list_sources(store, DataIris(settings.base_iri))
-        finally:
-            store.close()
-    lines = []
-    harvested = {row.endpoint for row in rows}
-    for configured in settings.dicomweb_sources:
-        endpoint = endpoint_of(configured)
-        if endpoint not in harvested:
-            lines.append(f"{configured}  never harvested")
-    for row in rows:
-        when = row.last_harvest or "never"
-        last = (
-            f"last harvest {when}: the source could not be listed ({row.problem})"
-            if row.problem
-            else f"last harvest {when}: listed {row.listed}, fetched {row.fetched}, "
-            f"failed {row.failed_last}"
-        )
-        lines.append(
-            f"dicomweb+{row.endpoint}  dataset {row.dataset}  {last}; in the store: "
-            f"{row.studies} studies, {row.instances} instances, {row.failing} failing"
-        )
-    return lines
+def _record_stored(store: GraphStore, where: _Target, stored: list[StudyState]) -> None:
+    """Write the harvest state of studies now in the store (beside the batch that completed
+    them, through the pipeline's own store)."""
+    now = datetime.now(UTC).isoformat(timespec="seconds")
+    iris, endpoint, dataset = where.iris, where.endpoint, where.dataset
+    lines = source_lines(iris, endpoint, dataset)
+    for update in stored:
+        update.updated = now
+        lines += study_lines(iris, endpoint, dataset, update)
+    nodes = [state_node(iris, endpoint, dataset, update.study) for update in stored]
+    try:
+        store.replace({iris.provenance_graph: nodes}, {iris.provenance_graph: lines})
+    except OSError as exc:
+        raise StoreError(f"cannot write the harvest state to the store: {exc}") from None

@@ -125,6 +125,17 @@ class HarvestCounts:
     pruned: int
 
 
+def source_lines(iris: DataIris, endpoint: str, dataset: str) -> list[str]:
+    """Return the lines that make a source known (its endpoint and dataset)."""
+    source = source_iri(iris, endpoint, dataset)
+    return [
+        triple(source, A, iri(FD + "DicomwebSource")),
+        triple(source, A, iri(PROV + "Entity")),
+        triple(source, iri(FD + "endpoint"), literal(endpoint)),
+        triple(source, iri(FD + "dataset"), iri(iris.dataset(dataset))),
+    ]
+
+
 def harvest_lines(
     iris: DataIris,
     run_id: str,
@@ -139,10 +150,7 @@ def harvest_lines(
     source = source_iri(iris, endpoint, dataset)
     run = iri(iris.resource("harvest", run_id))
     lines = [
-        triple(source, A, iri(FD + "DicomwebSource")),
-        triple(source, A, iri(PROV + "Entity")),
-        triple(source, iri(FD + "endpoint"), literal(endpoint)),
-        triple(source, iri(FD + "dataset"), iri(iris.dataset(dataset))),
+        *source_lines(iris, endpoint, dataset),
         triple(source, iri(FD + "lastHarvest"), run),
         triple(run, A, iri(FD + "Harvest")),
         triple(run, A, iri(PROV + "Activity")),

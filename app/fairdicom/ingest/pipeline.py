@@ -48,6 +48,9 @@ Progress = Callable[[int], None]
 Problem = Callable[[str, str], None]
 BatchDone = Callable[[int, int], None]
 """Called after each batch is committed, with its instances and triples."""
+AfterBatch = Callable[[GraphStore], None]
+"""Called after each batch is committed, with the store: what a caller keeps beside the
+batches (a harvest's state) is written then."""
 
 
 def _ignore(*_: object) -> None:
@@ -127,6 +130,7 @@ def ingest_sources(
     problem: Problem = _ignore,
     batch_done: BatchDone = _ignore,
     skipped: Problem = _ignore,
+    after_batch: AfterBatch = _ignore,
 ) -> IngestSummary:
     """Ingest sources (files, or instances fetched over DICOMweb) as :func:`ingest` does;
     ``count`` is their number (or an estimate: it sizes the parsing pool)."""
@@ -165,6 +169,7 @@ def ingest_sources(
                 problem,
                 batch_done,
                 skipped,
+                after_batch,
             )
             summary.seconds = time.perf_counter() - clock
             method = Profile(settings.deid).method_codes()
@@ -198,6 +203,7 @@ def _run(
     problem: Problem,
     batch_done: BatchDone,
     skipped: Problem = _ignore,
+    after_batch: AfterBatch = _ignore,
 ) -> None:
     batch: list[InstanceRecord] = []
     members: dict[str, tuple[str, str]] = {}  # series -> (patient, study)
@@ -214,6 +220,7 @@ def _run(
             summary.problems.append((series.strip("<>"), reason))
             problem(series.strip("<>"), reason)
         batch_done(instances, result.triples)
+        after_batch(writer.store)
 
     queue = BatchQueue(writer, curation, written)
 

@@ -89,7 +89,7 @@ def plan_batch(
     for series, group in plan.by_series.items():
         group += _stored_instances(store, graphs, series, group, data_prefix)
     roots = list(plan.by_series) + [r.instance for g in plan.by_series.values() for r in g]
-    plan.orphan_levels = _referenced_levels(store, graphs, roots, data_prefix)
+    plan.orphan_levels = referenced_levels(store, graphs, roots, data_prefix)
     return plan
 
 
@@ -112,13 +112,13 @@ def _stored_instances(
         rows = store.triples_of([series, *missing], graph)
         records = records_from_store(series, first.study, first.patient, rows)
         if records:  # their sequence items (at any depth), written again with them
-            records[0].items = _items(store, graph, {o for _, _, o in rows}, data_prefix)
+            records[0].items = stored_items(store, graph, {o for _, _, o in rows}, data_prefix)
         found += records
         present.update(missing)
     return found
 
 
-def _items(
+def stored_items(
     store: GraphStore, graph: str, objects: set[str], data_prefix: str
 ) -> dict[str, Pairs]:
     """Return the sequence items among these objects and the items they refer to, with their
@@ -137,7 +137,7 @@ def _items(
     return {node: tuple(pairs) for node, pairs in items.items()}
 
 
-def _referenced_levels(
+def referenced_levels(
     store: GraphStore, graphs: BatchGraphs, roots: list[str], data_prefix: str
 ) -> list[list[str]]:
     """Return the minted nodes reachable from the roots, each at the level of its longest path

@@ -136,6 +136,33 @@ class Lexed:
         """Return whether the query names its own dataset (FROM / FROM NAMED)."""
         return any(t.kind == "word" and t.text.lower() == "from" for t in self.code)
 
+    def dataset_iris(self) -> tuple[list[str], list[str]] | None:
+        """Return the graphs of the query's FROM and FROM NAMED clauses (None: cannot tell)."""
+        if "base" in self.words():
+            return None
+        found: tuple[list[str], list[str]] = ([], [])
+        code = self.code
+        for at, token in enumerate(code):
+            if token.kind != "word" or token.text.lower() != "from":
+                continue
+            named = at + 1 < len(code) and code[at + 1].text.lower() == "named"
+            place = at + 2 if named else at + 1
+            if place >= len(code):
+                return None
+            target = code[place]
+            if target.kind == "iri":
+                iris = [_unescape(target.text[1:-1])]
+            elif target.kind == "pname":
+                prefix, local = target.text.split(":", 1)
+                local = re.sub(r"\\(.)", r"\1", local)
+                iris = [base + local for base in self.prefixes.get(prefix, [])]
+            else:
+                return None
+            if len(iris) != 1 or not _ABSOLUTE.match(iris[0]):
+                return None
+            found[1 if named else 0].append(iris[0])
+        return found
+
     def depth(self) -> int:
         """Return how deep groups, brackets and parentheses nest (the parser's recursion)."""
         depth = deepest = 0

@@ -8,11 +8,12 @@ read-write for their own duration.
 
 Limits are set once, when the worker starts (:class:`Limits`): an address-space limit
 (``setrlimit(RLIMIT_AS)``), so that a query that needs more memory fails in this process alone;
-a seccomp filter against network sockets (:mod:`fairdicom.store.sandbox`); a lower CPU priority
-for the lane of heavy queries. The worker's standard error goes to a file that the pool reads
-when the worker dies: the engine says ``memory allocation of N bytes failed`` there before it
-aborts. Each worker names its process after its lane (``fairdicom-query``, ``fairdicom-fast``,
-``fairdicom-write``), as ``ps`` and ``top`` show it.
+a seccomp filter against network sockets (:mod:`fairdicom.store.sandbox`); for the lane of heavy
+queries a slightly lower CPU priority and the batch scheduling policy. The worker's standard
+error goes to a file that the pool reads when the worker dies: the engine says ``memory
+allocation of N bytes failed`` there before it aborts. Each worker names its process after its
+lane (``fairdicom-query``, ``fairdicom-fast``, ``fairdicom-write``), as ``ps`` and ``top`` show
+it.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import os
 import resource
 import signal
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from multiprocessing.connection import Connection
 
 from fairdicom.errors import FairdicomError, QueryTooLarge
@@ -31,8 +32,10 @@ from fairdicom.query.jobs import Job
 from fairdicom.store import GraphStore, StaleView, StoreLocation
 from fairdicom.store.sandbox import forbid_network
 
-RETRY_DELAYS = (0.0, 0.02, 0.1, 0.3)
-"""Pauses before reading again when the store changed under a read (files compacted away)."""
+RETRY_DELAYS = (0.0, 0.02, 0.1, 0.3, 1.0)
+"""Pauses before reading again when the store changed under a read (files compacted away):
+an ingest's final compaction replaces every file of the store and takes a second or more on a
+busy machine."""
 MIB = 1024 * 1024
 PR_SET_NAME = 15
 M_ARENA_MAX = -8
@@ -49,6 +52,9 @@ class Limits:
     """Forbid IPv4 and IPv6 sockets."""
     nice: int = 0
     """How much lower than the server's the worker's CPU priority is."""
+    batch: bool = False
+    """Schedule the worker as a batch task (Linux ``SCHED_BATCH``): its full share of the CPU,
+    but it never preempts the server's threads or the fast lane when it wakes up."""
     stderr: str | None = None
     """File that receives the worker's standard error."""
 
@@ -123,6 +129,9 @@ def _limit(limits: Limits) -> None:
         os.close(fd)
     if limits.nice:
         os.nice(limits.nice)
+    if limits.batch:
+        with contextlib.suppress(OSError, AttributeError):  # not Linux: the nice value only
+            os.sched_setscheduler(0, os.SCHED_BATCH, os.sched_param(0))
     if limits.memory:
         # glibc reserves 64 MB of address space for each thread's malloc arena (RocksDB's
         # threads too): with two arenas an idle worker maps ~180 MB instead of ~500 MB, so the
@@ -142,10 +151,10 @@ def _name(name: str) -> None:
 def serve(conn: Connection, limits: Limits, name: str = "fairdicom-query") -> None:
     """Do jobs from the parent process until it closes the pipe."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
-    _name(name)
     _limit(limits)
     sandboxed = limits.sandbox and forbid_network()
-    worker = Worker(Limits(limits.memory, sandboxed, limits.nice, limits.stderr))
+    _name(name)  # after the limits: a worker that shows its lane's name runs within them
+    worker = Worker(replace(limits, sandbox=sandboxed))
     with conn:
         while True:
             try:

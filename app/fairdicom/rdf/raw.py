@@ -11,10 +11,11 @@ from __future__ import annotations
 import pickle
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
+from decimal import Decimal
 
 from fairdicom.dicom_model import Attr, InstanceHeader
 from fairdicom.namespaces import DCMPRIV, DCMTAG, FD, RDF, XSD, DataIris, private_attribute
-from fairdicom.rdf.terms import iri, literal, triple
+from fairdicom.rdf.terms import iri, literal, parse_literal, triple
 from fairdicom.rdf.values import comparable, convert
 
 TYPE = iri(RDF + "type")
@@ -137,15 +138,14 @@ class RawConverter:
             pairs = [(ITEM_INDEX, literal(str(index), XSD + "integer"))]
             # The text an item's IRI comes from: one entry per attribute, several objects
             # joined, a flag keyed by its predicate (as written since the first release, so
-            # that a re-ingest mints the same item IRIs).
+            # that a re-ingest mints the same item IRIs), each number in its normal form.
             key_pairs = list(pairs)
             for child in item:
                 converted = self._converted(child)
                 items.update(converted.items)
                 pairs += [(converted.predicate, o) for o in converted.objects]
-                key_pairs.append(
-                    (converted.predicate, _ITEM_KEY_SEPARATOR.join(converted.objects))
-                )
+                key_objects = (_key_object(o) for o in converted.objects)
+                key_pairs.append((converted.predicate, _ITEM_KEY_SEPARATOR.join(key_objects)))
                 if not converted.valid:
                     pairs.append((INVALID, converted.predicate))
                     key_pairs.append((INVALID + converted.predicate, converted.predicate))
@@ -155,6 +155,19 @@ class RawConverter:
             items[node] = ((TYPE, SEQUENCE_ITEM), *sorted(pairs))
             nodes.append(node)
         return _Converted(predicate, tuple(sorted(nodes)), True, items)
+
+
+def _key_object(term: str) -> str:
+    """Return the text an object gives its item's IRI: a number as its normal literal.
+
+    Equal numbers written differently (DS "3.0" in a file, 3 in DICOM JSON) are one value,
+    as :func:`comparable` and the store see them, so they make one item IRI. A literal whose
+    text is normal already is its own key, so the IRIs of such items never changed."""
+    form = comparable(term)
+    if form == term:
+        return term
+    number = format(Decimal(form.partition(":")[2]), "f")
+    return literal(number, parse_literal(term).datatype)
 
 
 def _same(one: tuple[str, ...], other: tuple[str, ...] | None) -> bool:

@@ -174,6 +174,11 @@ class GraphStore(Protocol):
         """Return every triple of these subject terms in a graph (index lookups)."""
         ...
 
+    def terms_in_use(self, terms: Iterable[str], graphs: Iterable[str]) -> set[str]:
+        """Return the IRIs (without brackets) used as a predicate or an object in one of the
+        graphs (index lookups per IRI and graph, never a scan)."""
+        ...
+
     def subjects_with(
         self, predicate: str, objects: Iterable[str], graph: str
     ) -> list[tuple[str, str]]:

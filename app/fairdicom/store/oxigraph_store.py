@@ -165,6 +165,19 @@ class _OxigraphStore:
                 found.add(subject)
         return found
 
+    def terms_in_use(self, terms: Iterable[str], graphs: Iterable[str]) -> set[str]:
+        named = [ox.NamedNode(g) for g in graphs]
+        found = set()
+        for term in terms:
+            node = ox.NamedNode(term)
+            for graph in named:
+                if next(self._store.quads_for_pattern(None, node, None, graph), None) or next(
+                    self._store.quads_for_pattern(None, None, node, graph), None
+                ):
+                    found.add(term)
+                    break
+        return found
+
     def triples_of(self, subjects: Iterable[str], graph: str) -> list[tuple[str, str, str]]:
         named = ox.NamedNode(graph)
         return [

@@ -33,6 +33,7 @@ from fairdicom.errors import FairdicomError, StoreBusy
 from fairdicom.query.admission import FAST_PAGE, REQUESTER
 from fairdicom.query.service import QueryService
 from fairdicom.web import (
+    auth,
     catalog,
     curation,
     fdp,
@@ -96,6 +97,7 @@ def create_app(
     app.after_request(compress)  # after_request hooks run last-registered first
     app.after_request(secure)
     app.after_request(cors)
+    auth.init_app(app, settings)  # registered last: its audit sees the body before gzip
     return app
 
 

@@ -26,6 +26,7 @@ from fairdicom.catalog.served import DEFAULT_PAGE_SIZE, catalog_page, dataset_do
 from fairdicom.errors import UsageError
 from fairdicom.media_types import DOCUMENT, HTML, Format
 from fairdicom.namespaces import DataIris
+from fairdicom.web.auth import request_scope
 from fairdicom.web.catalog_cache import catalog_graph
 from fairdicom.web.protocol import conditional_get, negotiate, settings
 
@@ -54,6 +55,8 @@ def dump(slug: str) -> Response:
     """Send the dataset's gzip N-Quads dump written by ``fairdicom catalog``."""
     graph, iris = catalog_graph(), _iris()
     path = dump_path(settings().data_folder, slug)
+    if not request_scope().may_read_dataset(slug):  # 404, not 403: say nothing of it
+        raise NotFound(f"no dump of a dataset {slug!r} in the catalogue")
     if (URIRef(iris.dataset(slug)), RDF.type, DCAT.Dataset) not in graph or not path.is_file():
         raise NotFound(f"no dump of a dataset {slug!r} in the catalogue")
     return send_file(Path(path), mimetype="application/gzip", download_name=f"{slug}.nq.gz")

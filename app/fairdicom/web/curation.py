@@ -25,6 +25,7 @@ from flask import Blueprint, Response, current_app, render_template, request, ur
 from werkzeug.exceptions import Conflict, NotFound
 
 from fairdicom import media_types
+from fairdicom.access import SCOPE
 from fairdicom.config import Settings
 from fairdicom.curation.coverage import DatasetCoverage, coverage
 from fairdicom.curation.remap import remap
@@ -179,5 +180,6 @@ def coverage_page() -> Response:
         with _covered_lock:
             _covered.clear()
             _covered[key] = found
-    page = render_template("curation/coverage.html", datasets=found, compact=compact)
+    shown = [d for d in found if SCOPE.get().may_read_dataset(d.dataset)]  # access_control
+    page = render_template("curation/coverage.html", datasets=shown, compact=compact)
     return Response(page, mimetype="text/html")

@@ -13,6 +13,7 @@ from werkzeug.exceptions import UnsupportedMediaType
 from werkzeug.http import parse_options_header
 
 from fairdicom import media_types
+from fairdicom.access import SCOPE
 from fairdicom.config import Settings
 from fairdicom.errors import Forbidden, Unauthorized, UsageError
 from fairdicom.media_types import Format
@@ -70,13 +71,14 @@ def accepted(formats: Sequence[str]) -> list[str]:
     return media_types.wishes(formats, request.headers.get("Accept"))
 
 
-def _bearer() -> str:
+def bearer() -> str:
     """Return the bearer token of the request ("" when it has none)."""
     scheme, _, given = request.headers.get("Authorization", "").partition(" ")
     return given.strip() if scheme.lower() == "bearer" else ""
 
 
-def _is_admin(given: str) -> bool:
+def is_admin(given: str) -> bool:
+    """Return whether ``given`` is the admin token (compared in constant time)."""
     token = settings().admin_token
     return bool(token and given) and hmac.compare_digest(given.encode(), token.encode())
 
@@ -84,7 +86,7 @@ def _is_admin(given: str) -> bool:
 def client_key() -> str:
     """Return who sends the request: the admin token's holder, or the client's address (the
     reverse proxy's ``X-Forwarded-For`` when ``trusted_proxy`` names it: see server.py)."""
-    if _is_admin(_bearer()):
+    if is_admin(bearer()):
         return "admin"
     return f"address {request.remote_addr or 'unknown'}"
 
@@ -94,13 +96,13 @@ def require_admin() -> None:
     sent wrong tokens must wait longer after each one before its next is even compared."""
     if not settings().admin_token:
         raise Forbidden("writes over HTTP are disabled: set admin_token (FAIRDICOM_ADMIN_TOKEN)")
-    given = _bearer()
+    given = bearer()
     if not given:
         raise Unauthorized("this write needs the header 'Authorization: Bearer <admin token>'")
     logins = service().logins
     client = f"address {request.remote_addr or 'unknown'}"
     logins.check(client)
-    if not _is_admin(given):
+    if not is_admin(given):
         logins.failed(client)
         raise Forbidden("the bearer token is not the admin token")
     logins.succeeded(client)
@@ -121,7 +123,8 @@ def conditional_get(build: Callable[[], Response]) -> Response:
     generation = service().generation()
     if generation is None:  # the store cannot tell when it changes: no validator
         return build()
-    key = "\n".join([generation, request.url, request.headers.get("Accept", "")])
+    scope = SCOPE.get().key  # what one principal sees, another may not
+    key = "\n".join([generation, scope, request.url, request.headers.get("Accept", "")])
     tag = hashlib.sha256(key.encode()).hexdigest()[:32]
     if request.if_none_match.contains_weak(tag):
         response = Response(status=304)

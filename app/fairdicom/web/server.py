@@ -24,6 +24,7 @@ from fairdicom.errors import FairdicomError, UsageError
 from fairdicom.query.service import QueryService
 from fairdicom.sparql_files import sparql
 from fairdicom.web import create_app
+from fairdicom.web.auth import access_notes
 from fairdicom.web.protocol import SERVICE_KEY
 
 SPARE_THREADS = 4
@@ -75,7 +76,7 @@ def serve(
     )
     url = f"http://{f'[{host}]' if ':' in host else host}:{port}/"
     echo(f"fairdicom serving {settings.store}: SPARQL {url}sparql, graph store {url}store")
-    for line in base_notes(settings, derived, service):
+    for line in base_notes(settings, derived, service) + access_notes(app, _graphs(service)):
         echo(line)
     echo("stop with Ctrl-C")
     signal.signal(signal.SIGTERM, _interrupt)
@@ -127,6 +128,16 @@ def base_notes(settings: Settings, derived: bool, service: QueryService) -> list
             f"catalogue are not found under {base}; set base_iri to that base, or ingest again"
         )
     return lines
+
+
+def _graphs(service: QueryService) -> list[str]:
+    """Return the names of the store's named graphs (none if the store cannot answer now)."""
+    try:
+        answer = service.query(sparql(__file__, "graph_names"), accept=["application/json"])
+        rows = json.loads(answer.body)["results"]["bindings"]
+    except (FairdicomError, ValueError, KeyError):
+        return []
+    return [row["g"]["value"] for row in rows]
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:

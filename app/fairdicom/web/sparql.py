@@ -2,14 +2,15 @@
 
 Query by GET (``query=``), by POST form or by POST ``application/sparql-query``; update by
 POST form (``update=``) or POST ``application/sparql-update`` with the admin bearer token.
-Without a query, GET answers the service description (Turtle unless asked otherwise).
+Without a query, GET answers the service description (Turtle unless asked otherwise), or sends
+a browser that prefers HTML (a link to the endpoint followed from a page) to the query page.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask import Blueprint, Response, request
+from flask import Blueprint, Response, request, url_for
 from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import UnsupportedMediaType
 
@@ -57,12 +58,22 @@ def endpoint() -> Response:
         if "update" in params:
             raise UsageError("an update must be sent by POST, not GET")
         if "query" not in params:
+            if _prefers_html(params):
+                return Response(status=303, headers={"Location": url_for("pages.query")})
             return conditional_get(lambda: _service_description(params))
         operation = _operation(params)
         return conditional_get(lambda: _query(operation))
     if operation.kind == "update":
         return _update(operation)
     return _query(operation)
+
+
+def _prefers_html(params: MultiDict[str, str]) -> bool:
+    """Return whether the client asks for HTML before any RDF format (a browser)."""
+    if params.getlist("format"):
+        return False
+    offered = [fmt.media_type for fmt in media_types.RDF]
+    return request.accept_mimetypes.best_match([*offered, "text/html"]) == "text/html"
 
 
 def _posted(params: MultiDict[str, str]) -> Operation:

@@ -20,6 +20,29 @@
   var projectPrefixes = JSON.parse(document.getElementById("prefix-data").textContent);
   var examples = JSON.parse(document.getElementById("example-data").textContent);
   var running = null;
+  var tokenBox = document.getElementById("token");
+
+  // Sign-in: an access token pasted into the field, or handed over in the address's fragment
+  // (#access_token=..., as an OpenID Connect login redirect returns it), kept in this tab's
+  // session storage and sent as "Authorization: Bearer" with each query; never in a URL.
+  var TOKEN_KEY = "fairdicom.accessToken";
+  var handed = new URLSearchParams(location.hash.replace(/^#/, "")).get("access_token");
+  if (handed) {
+    sessionStorage.setItem(TOKEN_KEY, handed);
+    history.replaceState(null, "", location.pathname + location.search);
+  }
+  if (tokenBox) {
+    tokenBox.value = sessionStorage.getItem(TOKEN_KEY) || "";
+    tokenBox.addEventListener("input", function () {
+      var value = tokenBox.value.trim();
+      if (value) sessionStorage.setItem(TOKEN_KEY, value); else sessionStorage.removeItem(TOKEN_KEY);
+    });
+  }
+  function withToken(headers) {
+    var token = sessionStorage.getItem(TOKEN_KEY);
+    if (token) headers.Authorization = "Bearer " + token;
+    return headers;
+  }
 
   // Editor: line numbers that follow the text and its scrolling.
   function updateLineNumbers() {
@@ -159,7 +182,7 @@
       " } GRAPH ?g { ?iri rdfs:label ?name } } GROUP BY ?iri";
     fetch(sparqlUrl + "?format=json", {
       method: "POST",
-      headers: { "Content-Type": "application/x-www-form-urlencoded", Accept: "application/sparql-results+json" },
+      headers: withToken({ "Content-Type": "application/x-www-form-urlencoded", Accept: "application/sparql-results+json" }),
       body: new URLSearchParams({ query: query }).toString()
     })
       .then(function (response) { return response.ok ? response.json() : { results: { bindings: [] } }; })
@@ -236,10 +259,10 @@
     var url = graph ? sparqlUrl : sparqlUrl + "?format=json";
     fetch(url, {
       method: "POST",
-      headers: {
+      headers: withToken({
         "Content-Type": "application/x-www-form-urlencoded",
         Accept: graph ? "application/n-triples, text/turtle;q=0.9" : "application/sparql-results+json"
-      },
+      }),
       body: new URLSearchParams({ query: query }).toString(),
       signal: controller.signal
     })

@@ -1,0 +1,184 @@
+"""What de-identifying one file needs beside its elements: the patient, the options, the
+pseudonyms, the character set, and the memo of conversions it shares with the files before it.
+
+The memo holds converted attributes by every input of their conversion (raw bytes, VR,
+character set, byte order, the patient's date shift, the identifying values Clean Descriptors
+depends on) and the per-tag plan of each attribute (action, VR, keyword): a series repeats most
+of its values, so most elements of a file cost one dictionary lookup. A memo belongs to one
+pseudonymizer (one secret) and one set of options, and goes with them.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Hashable
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+from pydicom.datadict import tag_for_keyword
+from pydicom.dataset import Dataset
+from pydicom.multival import MultiValue
+from pydicom.sequence import Sequence
+
+from fairdicom.config import DeidOptions
+from fairdicom.dicom.charset import CharacterSet
+from fairdicom.dicom.deidentify import Action, Profile, Pseudonymizer, identifying_words
+from fairdicom.dicom_model import Attr
+
+__all__ = [
+    "IDENTIFYING_KEYWORDS",
+    "PHI_TAGS",
+    "Converted",
+    "Memo",
+    "Plan",
+    "ReadContext",
+    "label",
+    "memo_for",
+    "raw_element",
+]
+
+IDENTIFYING_KEYWORDS = (
+    "PatientName",
+    "PatientID",
+    "OtherPatientIDsSequence",
+    "OtherPatientNames",
+    "PatientBirthDate",
+    "PatientBirthName",
+    "PatientMotherBirthName",
+    "PatientAddress",
+    "PatientTelephoneNumbers",
+    "AccessionNumber",
+    "StudyID",
+    "InstitutionName",
+    "InstitutionAddress",
+    "InstitutionalDepartmentName",
+    "StationName",
+    "ReferringPhysicianName",
+    "PerformingPhysicianName",
+    "NameOfPhysiciansReadingStudy",
+    "OperatorsName",
+    "RequestingPhysician",
+    "PhysiciansOfRecord",
+)
+"""Attributes whose words Clean Descriptors removes from descriptions (OtherPatientIDs items
+are searched too)."""
+PHI_TAGS = tuple(int(tag_for_keyword(k) or 0) for k in IDENTIFYING_KEYWORDS)
+_PHI_TAG_SET = frozenset(PHI_TAGS)
+_NAME_KEYWORDS = ("PatientName", "OtherPatientNames", "PatientBirthName", "PatientMotherBirthName")
+
+Converted = tuple[Attr | None, tuple[str, ...]]
+"""A converted attribute (None: removed) and the warnings its conversion gave."""
+Plan = tuple[Action, str, str, int] | None
+"""How a public attribute is read: action, VR, keyword and what else its value depends on
+(one of the ``DEPENDS_*`` values); None: removed whatever its value."""
+DEPENDS_NOTHING, DEPENDS_SHIFT, DEPENDS_IDENTITY = 0, 1, 2
+MEMO_BYTES = 32 * 2**20
+"""Raw bytes a memo holds as keys before it starts afresh."""
+MEMO_VALUE_BYTES = 64 * 1024
+"""Longer raw values are converted every time instead of being kept as memo keys."""
+
+
+class Memo:
+    """Converted attributes by every input of their conversion, within a bound, and the plan
+    of each public attribute by (tag, written VR, signed pixel data)."""
+
+    def __init__(self) -> None:
+        self.entries: dict[Hashable, Converted] = {}
+        self.plans: dict[tuple[int, str | None, bool], Plan] = {}
+        self._bytes = 0
+
+    def remember(self, key: Hashable, size: int, converted: Converted) -> None:
+        """Keep a conversion whose key holds ``size`` raw bytes (unless they are too many)."""
+        if size > MEMO_VALUE_BYTES:
+            return
+        self._bytes += size + 200
+        if self._bytes > MEMO_BYTES:
+            self.entries.clear()
+            self._bytes = size + 200
+        self.entries[key] = converted
+
+
+_MEMOS: weakref.WeakKeyDictionary[Pseudonymizer, dict[DeidOptions, Memo]] = (
+    weakref.WeakKeyDictionary()
+)
+"""One memo per secret (pseudonymizer) and options; it goes when its pseudonymizer goes."""
+
+
+def memo_for(profile: Profile, pseudonyms: Pseudonymizer) -> Memo:
+    """Return the memo of a secret (its pseudonymizer) and a set of options."""
+    by_options = _MEMOS.get(pseudonyms)
+    if by_options is None:
+        by_options = _MEMOS[pseudonyms] = {}
+    memo = by_options.get(profile.options)
+    if memo is None:
+        memo = by_options[profile.options] = Memo()
+    return memo
+
+
+@dataclass
+class ReadContext:
+    """Everything the conversion of one file's values depends on, and its warnings."""
+
+    patient: str
+    profile: Profile
+    pseudonyms: Pseudonymizer
+    charset: CharacterSet
+    dataset: Dataset
+    shift_days: int
+    warnings: list[str]
+    memo: Memo
+    signed: bool
+    """PixelRepresentation is 1: ``US or SS`` attributes are SS."""
+    elements: int = 0
+
+    @cached_property
+    def identity(self) -> tuple[object, ...]:
+        """The raw identifying values: what Clean Descriptors depends on (a memo key).
+
+        Read before the first descriptor is cleaned, so before ``identifying`` converts them.
+        """
+        return _identity(self.dataset)
+
+    @cached_property
+    def identifying(self) -> frozenset[str]:
+        """The words to clean from descriptors; read only when a descriptor needs cleaning."""
+        # every part of the patient's names, however short
+        patient = [str(self.dataset.get(k) or "") for k in _NAME_KEYWORDS]
+        return identifying_words(_identifying_values(self.dataset), names=patient)
+
+
+def raw_element(ds: Dataset, tag: int) -> Any:
+    """Return an element as read (bytes for most), never triggering a deferred read; None
+    when the dataset has none."""
+    return ds.get_item(tag, keep_deferred=True)
+
+
+def label(tag: int, name: str) -> str:
+    """Name an attribute in a warning: its tag and keyword, never its value."""
+    return f"({tag >> 16:04X},{tag & 0xFFFF:04X}) {name}".rstrip()
+
+
+def _identifying_values(ds: Dataset) -> list[str]:
+    """Return the text of the identifying attributes (for Clean Descriptors), items included."""
+    values: list[str] = []
+    for tag in PHI_TAGS:
+        if tag not in ds:
+            continue
+        value = ds[tag].value
+        if isinstance(value, Sequence):
+            values += [text for item in value for text in _identifying_values(item)]
+        elif isinstance(value, list | tuple | MultiValue):
+            values += [str(v) for v in value]
+        elif value is not None:
+            values.append(str(value))
+    return values
+
+
+def _identity(ds: Dataset) -> tuple[object, ...]:
+    """Return the raw values Clean Descriptors' words come from (a key, never stored)."""
+    found: list[tuple[int, object]] = []
+    for key in ds.keys() & _PHI_TAG_SET:
+        value = ds.get_item(key, keep_deferred=True).value
+        found.append((int(key), value if isinstance(value, bytes | None) else repr(value)))
+    return tuple(sorted(found))

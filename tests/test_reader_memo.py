@@ -1,0 +1,119 @@
+"""The reader's shortcuts change nothing it returns: phrases of Clean Descriptors found without
+compiling their pattern are the ones the pattern finds, and a file read after others (warm
+memo, plans and pseudonym caches) gives exactly the header it gives when read first."""
+
+from __future__ import annotations
+
+import random
+import re
+from pathlib import Path
+
+import pytest
+from fairdicom.config import DeidOptions
+from fairdicom.dicom import deidentify
+from fairdicom.dicom.deidentify import Profile, Pseudonymizer, clean_text, identifying_words
+from fairdicom.dicom.reader import read_instance
+from fairdicom.dicom.sources import Source
+from fairdicom.dicom.synth import write_corpus
+
+
+def oracle(value: str, identifying: frozenset[str]) -> str:
+    """Return the descriptor cleaned as before the shortcut: the phrases' pattern compiled
+    and searched for every descriptor."""
+    phrases = sorted((t for t in identifying if " " in t), key=len, reverse=True)
+    singles = frozenset(t for t in identifying if " " not in t)
+    spans = [m.span() for m in deidentify._DATE_LIKE.finditer(value)]
+    spans += [m.span() for m in deidentify._DIGIT_RUN.finditer(value)]
+    spans += [m.span() for m in deidentify._WORD.finditer(value) if m[0].casefold() in singles]
+    if phrases:
+        alternatives = "|".join(r"[\W_]+".join(map(re.escape, p.split(" "))) for p in phrases)
+        pattern = re.compile(rf"(?<![^\W_])(?:{alternatives})(?![^\W_])", re.IGNORECASE)
+        spans += [m.span() for m in pattern.finditer(value)]
+    unspaced = sorted((w for w in singles if deidentify._UNSPACED.search(w)), key=len, reverse=True)
+    if unspaced:
+        spans += [m.span() for m in re.finditer("|".join(map(re.escape, unspaced)), value)]
+    return deidentify._cut(value, spans) if spans else value
+
+
+VALUES = [
+    "Fjordvik University Hospital",
+    "PID 8280054",
+    "ACC-50835013",
+    "Oyelaran^Drummond^Florian",
+    "102 Kestrel Way 5020 Fjordvik",
+    "\u0130smail K\u0131l\u0131ç Hastanesi",  # dotted and dotless i: ignored case
+    "Straße der Einheit",  # ß: casefold gives "ss", the pattern does not
+    "\u212aelvin Lab",  # KELVIN SIGN: casefold gives "k"
+    "Jose\u0301 Mun\u0303oz",  # combining marks inside words
+    "山田 太郎",
+    "\u017ftation Nord",  # LONG S
+    "K\u0131l\u0131c Ali",  # ASCII text matches this phrase: "KILIC ALI"
+]
+NAMES = ["Oyelaran^Drummond^Florian", "K\u0131l\u0131ç^\u0130smail"]
+TEXTS = [
+    "CT THORAX",
+    "fjordvik university hospital t1",
+    "FJORDVIK_UNIVERSITY-HOSPITAL",
+    "pid_8280054 follow-up",
+    "ACC 50835013",
+    "acc50835013",
+    "Oyelaran Drummond Florian",
+    "drummond^florian t2",
+    "ISMAIL KILIC HASTANESI",
+    "KILIC ALI t1",
+    "kilic_ali",
+    "ismail k\u0131l\u0131ç hastanesi",
+    "\u0130SMA\u0130L KILIÇ HASTANES\u0130",
+    "strasse der einheit",
+    "STRASSE DER EINHEIT",
+    "straße der einheit",
+    "kelvin lab",
+    "\u212aELVIN LAB",
+    "jose\u0301 mun\u0303oz",
+    "JOSÉ MUÑOZ",
+    "山田 太郎 CT",
+    "station nord",
+    "STATION NORD",
+    "\u017ftation nord",
+    "xfjordvik university hospital",
+    "fjordvik university hospitals",
+    "102 kestrel way 5020 fjordvik",
+]
+
+
+@pytest.mark.parametrize("text", TEXTS)
+def test_clean_descriptors_finds_the_phrases_the_pattern_finds(text: str) -> None:
+    identifying = identifying_words(VALUES, names=NAMES)
+    assert clean_text(text, identifying) == oracle(text, identifying)
+
+
+def test_random_descriptors_are_cleaned_as_with_the_pattern() -> None:
+    identifying = identifying_words(VALUES, names=NAMES)
+    pieces = [w for t in identifying for w in t.split(" ")] + ["ct", "t1", "\u017f", "\u212a", "ß"]
+    rng = random.Random(7)
+    for _ in range(3000):
+        words = [rng.choice(pieces) for _ in range(rng.randint(1, 6))]
+        words = [w.upper() if rng.random() < 0.3 else w for w in words]
+        text = "".join(w + rng.choice([" ", "_", "-", "^", ".", "", "  ", "é"]) for w in words)
+        assert clean_text(text, identifying) == oracle(text, identifying), text
+
+
+def read_all(files: list[Path], shared: bool) -> list[object]:
+    """Return the headers of the files, read with one warm reader or each with a new one."""
+    options = DeidOptions()
+    headers = []
+    pseudonyms, profile = Pseudonymizer("s3cret"), Profile(options)
+    for path in files:
+        if not shared:
+            pseudonyms, profile = Pseudonymizer("s3cret"), Profile(options)
+        headers.append(read_instance(Source(path), profile, pseudonyms))
+    return headers
+
+
+def test_a_warm_reader_gives_the_headers_of_a_cold_one(tmp_path: Path) -> None:
+    write_corpus(tmp_path, 3, seed=11)
+    files = sorted(tmp_path.rglob("*.dcm"))
+    assert len(files) > 40
+    warm = read_all(files, shared=True)
+    cold = read_all(files, shared=False)
+    assert warm == cold
