@@ -24,6 +24,8 @@ import pytest
 import requests
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from fairdicom.access import ANONYMOUS
+from fairdicom.access.policy import Policy
 from fairdicom.dicom.synth import write_corpus
 from fairdicom.resources import DESCRIPTIONS
 
@@ -143,11 +145,12 @@ def _admin() -> dict[str, str]:
 
 
 def _copy_public_graphs(a: str, b: str) -> None:
-    """Give the public-only store the same catalogue, vocabulary and mapping graphs."""
+    """Give the public-only store the same catalogue, vocabulary, mapping and provenance
+    graphs (public by design: what is not a dataset's)."""
     rows = _select(a, "SELECT DISTINCT ?g WHERE { GRAPH ?g { } }", _admin())
     for row in rows:
         graph = row["g"]["value"]
-        if re.search(r"/graph/[^/]+/[^/]+$", graph) or graph.endswith("/provenance"):
+        if re.search(r"/graph/[^/]+/[^/]+$", graph):
             continue
         got = requests.get(
             a + "store", params={"graph": graph}, headers={**_admin(), "Accept": NT}, timeout=60
@@ -348,7 +351,10 @@ def test_anonymous_tricks_see_only_what_a_public_only_store_holds(site: Site) ->
     for name, query, params in tricks:
         full = _run(site.full, query, params)
         alone = _run(site.public_only, query, params)
-        assert _normal(full) == _normal(alone), name
+        # A BASE-relative FROM is refused where graphs are hidden; the public-only store hides
+        # nothing, so it runs every query as it is.
+        if not (name == "from a relative IRI under BASE" and full.status_code == 400):
+            assert _normal(full) == _normal(alone), name
         leaked = [s for s in site.secrets if s in full.text]
         assert not leaked, f"{name}: {leaked[:3]}"
         answered += full.status_code == 200
@@ -363,11 +369,19 @@ def test_the_admin_sees_every_dataset(site: Site) -> None:
     assert {RAW.format(slug) for slug in LEVELS} | {BASE + "graph/provenance"} <= graphs
 
 
-def test_catalogue_vocabulary_and_mappings_are_public_and_provenance_is_not(site: Site) -> None:
+def test_catalogue_vocabulary_mappings_and_provenance_are_public(site: Site) -> None:
     graphs = {row["g"]["value"] for row in _select(site.full, GRAPHS, {})}
     assert {BASE + "graph/vocabulary", BASE + "graph/mappings"} <= graphs
     assert any(g.endswith("catalog") for g in graphs)
-    assert BASE + "graph/provenance" not in graphs  # per-study harvest records live there
+    assert BASE + "graph/provenance" in graphs  # runs and their counts: nothing of a record
+
+
+def test_a_datasets_harvest_state_is_as_closed_as_its_records() -> None:
+    policy = Policy({"open": "PUBLIC", "closed": "NON_PUBLIC"}, ())
+    anonymous = policy.scope(ANONYMOUS)
+    assert anonymous.may_read(BASE + "graph/open/harvest")
+    assert not anonymous.may_read(BASE + "graph/closed/harvest")
+    assert anonymous.may_read(BASE + "graph/provenance")
 
 
 GRAPHS = "SELECT DISTINCT ?g WHERE { GRAPH ?g { } }"

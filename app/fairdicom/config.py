@@ -175,8 +175,13 @@ class Settings:
         1_048_576
     )
     query_workers: Annotated[
-        int, Help("processes that run SPARQL queries (each can be stopped on timeout)", minimum=1)
-    ] = 2
+        int,
+        Help(
+            "processes that run SPARQL queries (each can be stopped on timeout); one more than "
+            "the cores keeps the engine busy while answers are handed back",
+            minimum=1,
+        ),
+    ] = 3
     query_memory: Annotated[
         int,
         Help(

@@ -75,6 +75,11 @@ class DataIris:
         """Return the named graph of one dataset's layer (raw, curated, quarantine)."""
         return f"{self.base}graph/{dataset}/{layer}"
 
+    def harvest_graph(self, dataset: str) -> str:
+        """Return the named graph of the DICOMweb harvest state of a dataset's sources (it
+        names the dataset's studies: it belongs to the dataset, for access as for the rest)."""
+        return self.graph(dataset, "harvest")
+
     @property
     def provenance_graph(self) -> str:
         return f"{self.base}graph/provenance"

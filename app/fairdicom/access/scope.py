@@ -1,8 +1,9 @@
 """What one request may read: the datasets whose graphs enter its queries' dataset.
 
-A dataset's graphs are ``{base}graph/{slug}/{layer}`` (raw, curated, quarantine); every other
-named graph (catalogue, vocabulary, mappings) is public, except the provenance graph, which
-holds per-study harvest records and so opens only to a principal who may read everything.
+A dataset's graphs are ``{base}graph/{slug}/{layer}`` (raw, curated, quarantine, and the
+harvest state of its DICOMweb sources, which names its studies); every other named graph
+(catalogue, vocabulary, mappings, provenance: runs with their counts, software and mapping
+versions, nothing of a record) is public.
 The scope of the current request lives in :data:`SCOPE`, set once per request by the web layer
 and read by the query service, which turns it into the engine's dataset restriction.
 """
@@ -50,8 +51,6 @@ class Scope:
         """Return whether this scope may read the named graph ``graph``."""
         if self.readable is None:
             return True
-        if graph.endswith("/graph/provenance"):
-            return False
         slug = self.dataset_of(graph)
         return slug is None or self.may_read_dataset(slug)
 

@@ -209,7 +209,7 @@ def _write_state(
             len(summary.deleted),
             summary.pruned,
         )
-        provenance = iris.provenance_graph
+        harvest = iris.harvest_graph(dataset)
         lines = harvest_lines(
             iris,
             uuid.uuid4().hex,
@@ -224,7 +224,7 @@ def _write_state(
             lines += study_lines(iris, endpoint, dataset, update)
         nodes = [state_node(iris, endpoint, dataset, s) for s in [*updates, *removed]]
         nodes.append(source_iri(iris, endpoint, dataset))
-        store.replace({provenance: nodes}, {provenance: lines})
+        store.replace({harvest: nodes}, {harvest: lines})
         store.flush()
     except OSError as exc:
         raise StoreError(f"cannot write the harvest state to {settings.store}: {exc}") from None
@@ -357,6 +357,7 @@ def _record_stored(store: GraphStore, where: _Target, stored: list[StudyState]) 
         lines += study_lines(iris, endpoint, dataset, update)
     nodes = [state_node(iris, endpoint, dataset, update.study) for update in stored]
     try:
-        store.replace({iris.provenance_graph: nodes}, {iris.provenance_graph: lines})
+        harvest = iris.harvest_graph(dataset)
+        store.replace({harvest: nodes}, {harvest: lines})
     except OSError as exc:
         raise StoreError(f"cannot write the harvest state to the store: {exc}") from None

@@ -1,4 +1,5 @@
-"""The harvest state of DICOMweb sources, kept in the store's provenance graph.
+"""The harvest state of DICOMweb sources, kept in a graph of the dataset they feed
+(``{base}graph/{dataset}/harvest``: it names the dataset's studies, so it is read as they are).
 
 A source is one DICOMweb endpoint harvested into one dataset (``fd:DicomwebSource``). Each
 study it gave has a node (``fd:HarvestedStudy``) with the study's IRI (its pseudonymised UID:
@@ -74,7 +75,7 @@ def load_state(
     """Return the state of a source's studies, by study IRI term."""
     query = (
         sparql(__file__, "harvest_studies")
-        .replace("$PROVENANCE", iri(iris.provenance_graph))
+        .replace("$GRAPH", iri(iris.harvest_graph(dataset)))
         .replace("$SOURCE", source_iri(iris, endpoint, dataset))
     )
     found: dict[str, StudyState] = {}
@@ -169,7 +170,7 @@ def harvest_lines(
 
 def list_sources(store: GraphStore, iris: DataIris) -> list[SourceRow]:
     """Return every harvested source with its state and its last harvest."""
-    query = sparql(__file__, "harvest_sources").replace("$PROVENANCE", iri(iris.provenance_graph))
+    query = sparql(__file__, "harvest_sources")
     rows = []
     for row in store.select(query):
         dataset = lexical(row["dataset"]).rstrip("/").rsplit("/", 1)[-1]

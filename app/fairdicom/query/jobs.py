@@ -12,8 +12,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+from fairdicom.errors import FairdicomError
 from fairdicom.store import Answer, Dataset, GraphStore, StoreLocation
 from fairdicom.store.base import STORE_DATASET
+
+
+class NewGraphs(FairdicomError):
+    """The store gained a named graph since the caller's scope was checked against its graphs
+    (the query service then runs the query again on the graphs the scope may read)."""
 
 
 class Job(Protocol):
@@ -50,9 +56,14 @@ class QueryJob:
     max_rows: int
     dataset: Dataset = STORE_DATASET
     base_iri: str | None = None
+    known_graphs: frozenset[str] | None = None
+    """With access control, when the caller may read every graph the store had: the query then
+    runs unrestricted, unless the store now has another graph (:class:`NewGraphs`)."""
     writes = False
 
     def run(self, store: GraphStore) -> Answer:
+        if self.known_graphs is not None and not self.known_graphs.issuperset(store.graphs()):
+            raise NewGraphs("the store has a new graph: the query runs again on a restricted view")
         return store.query(
             self.text,
             accept=self.accept,

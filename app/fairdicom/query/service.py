@@ -44,7 +44,7 @@ from fairdicom.errors import (
 )
 from fairdicom.query.admission import FAST_PAGE, REQUESTER, ClientLimits, FailedLogins
 from fairdicom.query.cache import QueryResult, ResultCache
-from fairdicom.query.jobs import DropJob, GraphJob, Job, LoadJob, QueryJob, UpdateJob
+from fairdicom.query.jobs import DropJob, GraphJob, Job, LoadJob, NewGraphs, QueryJob, UpdateJob
 from fairdicom.query.lexer import Lexed, protocol_iri
 from fairdicom.query.pool import PoolStats, WorkerPool
 from fairdicom.query.worker import MIB, Limits
@@ -186,8 +186,15 @@ class QueryService:
         )
         generation = self.generation()
         scope = SCOPE.get()
+        known: frozenset[str] | None = None
         if not scope.everything:
-            dataset = self._restricted(dataset, scope, generation, text, facts.dataset_clause)
+            names = self._graph_names(generation)
+            if all(scope.may_read(graph) for graph in names):
+                # Nothing to hide: the engine's own dataset, several times faster than a list
+                # of graphs, as long as no graph has come since (checked by the worker).
+                known = frozenset(names)
+            else:
+                dataset = self._restricted(dataset, scope, names, text, facts.dataset_clause)
         job = QueryJob(
             self.location,
             generation,
@@ -196,23 +203,31 @@ class QueryService:
             self.settings.max_rows,
             dataset,
             self.settings.base_iri or None,
+            known,
         )
         if facts.form is not None:
             media_type = negotiate(facts.form, accept)
             if generation is not None:
-                cached = self.cache.get((generation, text, dataset, media_type))
+                cached = self.cache.get((generation, text, dataset, known, media_type))
                 if cached is not None:
                     return cached
             job = replace(job, accept=(media_type,))
-        answer = _answer(self._read(job, facts))
+        try:
+            answer = _answer(self._read(job, facts))
+        except NewGraphs:
+            names = self._graph_names(None)
+            restricted = self._restricted(dataset, scope, names, text, facts.dataset_clause)
+            job = replace(job, dataset=restricted, known_graphs=None)
+            answer = _answer(self._read(job, facts))
         facts.form = answer.form
         result = QueryResult(answer.body, answer.media_type, answer.truncated)
         if facts.cacheable and generation is not None:
-            self.cache.put((generation, text, dataset, answer.media_type), result, len(text))
+            key = (generation, text, job.dataset, job.known_graphs, answer.media_type)
+            self.cache.put(key, result, len(text))
         return result
 
     def _restricted(
-        self, dataset: Dataset, scope: Scope, generation: str | None, text: str, clause: bool
+        self, dataset: Dataset, scope: Scope, names: tuple[str, ...], text: str, clause: bool
     ) -> Dataset:
         """Limit a query's dataset to the graphs ``scope`` may read: the engine then reads no
         other graph, whatever the text says (FROM, GRAPH, paths, subqueries)."""
@@ -227,7 +242,7 @@ class QueryService:
                     "prefixed names (no BASE); or give default-graph-uri / named-graph-uri"
                 )
             return Dataset(scope.visible(given[0]), scope.visible(given[1]))
-        graphs = scope.visible(self._graph_names(generation))
+        graphs = scope.visible(names)
         # Always name the default graph: left out, the engine would honour a FROM the lexer
         # missed. Without the union it is empty (the store's own default graph has no name).
         return Dataset(graphs if dataset.union else (), graphs)
