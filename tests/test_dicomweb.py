@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pydicom
 import pytest
+from fairdicom.dicom.synth import write_corpus
 
 from tests.conftest import ROOT, SECRET, run_cli
 from tests.dicomweb_proxy import proxy
@@ -104,6 +105,24 @@ def identifying_values(files: list[Path]) -> set[str]:
         values |= {str(ds.StudyInstanceUID), str(ds.SeriesInstanceUID), str(ds.SOPInstanceUID)}
         values |= {str(ds.PatientID), str(ds.PatientName)}
     return values
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The synthetic corpus with its multi-valued decimals written as scanners write them
+    ("-125.000000"): DICOM JSON gives them as numbers, whose text is not the file's."""
+    out = tmp_path_factory.mktemp("padded-corpus")
+    write_corpus(out, patients=4, seed=11)
+    padded = 0
+    for path in sorted(p for p in out.rglob("*") if p.is_file()):
+        ds = pydicom.dcmread(path)
+        for keyword in ("ImagePositionPatient", "ImageOrientationPatient", "PixelSpacing"):
+            if keyword in ds and ds[keyword].VM > 1:
+                ds[keyword].value = [f"{float(v):.6f}" for v in ds[keyword].value]
+                padded += 1
+        ds.save_as(path)
+    assert padded > 0
+    return out
 
 
 @pytest.fixture(scope="module")

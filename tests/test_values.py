@@ -40,7 +40,10 @@ VR = "https://w3id.org/fairdicom/vr#"
         ("LO", 'say "hi"', '"say \\"hi\\""'),
         ("LT", "line one\nline two", '"line one\\nline two"'),
         ("CS", "ORIGINAL\\PRIMARY", f'"ORIGINAL\\\\PRIMARY"^^<{VR}CS>'),
-        ("DS", "0.7\\0.70", f'"0.7\\\\0.70"^^<{VR}DS>'),
+        # Each number of a multi-valued DS or IS in its shortest form, as DICOM JSON gives it.
+        ("DS", "0.7\\0.70", f'"0.7\\\\0.7"^^<{VR}DS>'),
+        ("DS", " 1.500\\-125.000000\\-0.0\\2.5E2", f'"1.5\\\\-125\\\\0\\\\250"^^<{VR}DS>'),
+        ("IS", "007\\+5", f'"7\\\\5"^^<{VR}IS>'),
         ("ST", "a\\b", '"a\\\\b"'),
     ],
 )

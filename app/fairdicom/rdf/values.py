@@ -142,7 +142,19 @@ def convert(vr: str, value: str | bytes) -> tuple[str, bool]:
     valid = all(convert_one(vr, p.strip()) is not None for p in parts if p.strip())
     if not valid:
         return literal(value), False
-    return literal("\\".join(p.strip() for p in parts), VR + vr), True
+    return literal("\\".join(_number(vr, p.strip()) for p in parts), VR + vr), True
+
+
+def _number(vr: str, text: str) -> str:
+    """Return one value of a multi-valued DS or IS in its shortest form ("-125.000000" is
+    "-125"), as the engine writes a single number and as DICOM JSON gives it (a JSON number):
+    a file and a DICOMweb server then give the same literal. Other VRs keep their text."""
+    if not text or vr not in ("DS", "IS"):
+        return text
+    if vr == "IS":
+        return str(int(text))
+    number = Decimal(_decimal(text) or text).normalize()
+    return "0" if number.is_zero() else format(number, "f")
 
 
 _NUMERIC = {XSD + "decimal": "decimal", XSD + "integer": "decimal", XSD + "double": "double"}
