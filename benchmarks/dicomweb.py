@@ -35,10 +35,9 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "app"))
 
-from fairdicom.dicom.synth import write_corpus  # noqa: E402
+# The ingest benchmark's corpus (benchmarks/ingest.py), written once per size and work folder.
+from ingest import corpus  # noqa: E402
 
-FILES_PER_PATIENT = 46
-"""Files a synthetic patient has on average (seed 7, instances per series by modality)."""
 PLUGIN = Path("/usr/share/orthanc/plugins/libOrthancDicomWeb.so")
 CHILD = """
 import resource, sys
@@ -52,17 +51,6 @@ me, kids = (resource.getrusage(w) for w in (resource.RUSAGE_SELF, resource.RUSAG
 print('USAGE', me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime, file=sys.stderr)
 sys.exit(code)
 """
-
-
-def corpus(work: Path, size: int) -> tuple[Path, list[Path]]:
-    """Return the folder and files of a synthetic corpus of about ``size`` files."""
-    folder = work / f"corpus-{size}"
-    done = folder / ".complete"
-    if not done.exists():
-        shutil.rmtree(folder, ignore_errors=True)
-        write_corpus(folder, max(3, round(size / FILES_PER_PATIENT)), seed=7)
-        done.write_text("")
-    return folder, sorted(folder.rglob("*.dcm"))
 
 
 def free_port() -> int:

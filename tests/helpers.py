@@ -23,6 +23,15 @@ def export_text(store: Path) -> str:
     return out.getvalue().decode("utf-8")
 
 
+def select_rows(store: Path, query: str) -> list[dict[str, str]]:
+    """Return the rows of a SELECT over the store, each value as its N-Triples term."""
+    handle = EmbeddedStore(str(store), read_only=True)
+    try:
+        return [{k: str(v) for k, v in row.items()} for row in handle.select(query)]
+    finally:
+        handle.close()
+
+
 def dataset_quads(store: Path) -> set[str]:
     """Return the N-Quads lines of every graph but provenance and the catalogue (which differ
     run to run: times of the runs and of the refresh)."""

@@ -103,7 +103,7 @@ def serving(work: Path, port: int, settings: dict[str, str]) -> Iterator[Server]
             pass  # it listens: the kernel accepts the connection into its backlog at once
         yield Server(output.url, process.pid, log)
     finally:
-        _stop(process)
+        stop(process)
         output.join(30)
         if process.stdout is not None:
             process.stdout.close()
@@ -116,7 +116,8 @@ def running_server(work: Path, port: int, settings: dict[str, str]) -> Iterator[
         yield server.url
 
 
-def _stop(process: subprocess.Popen[bytes]) -> None:
+def stop(process: subprocess.Popen[bytes]) -> None:
+    """Stop a server started in its own session, and every process of its group."""
     process.send_signal(signal.SIGTERM)
     try:
         process.wait(timeout=30)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import signal
 import subprocess
 import sys
 import threading
@@ -18,7 +17,7 @@ import urllib.parse
 import urllib.request
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
@@ -29,7 +28,7 @@ from fairdicom.config import load_settings
 from fairdicom.ingest.pipeline import ingest
 from fairdicom.resources import SAMPLE
 
-from tests.servers import free_port, serving, wait_until
+from tests.servers import free_port, serving, stop, wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "app" / "fairdicom" / "web" / "examples"
@@ -90,14 +89,7 @@ def demo(work: Path) -> Iterator[Demo]:
             pytest.fail("fairdicom demo did not serve:\n" + "\n".join(running.lines))
         yield running
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-        with suppress(ProcessLookupError, PermissionError):
-            os.killpg(process.pid, signal.SIGKILL)
+        stop(process)
         reader.join(30)
         if process.stdout is not None:
             process.stdout.close()

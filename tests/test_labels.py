@@ -12,9 +12,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from fairdicom.store import EmbeddedStore
 
 from tests.conftest import SECRET, run_cli
+from tests.helpers import select_rows
 from tests.servers import serving
 from tests.test_query_page import chromium
 
@@ -61,14 +61,6 @@ def server(store: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[st
         yield running.url
 
 
-def _select(store: Path, query: str) -> list[dict[str, str]]:
-    handle = EmbeddedStore(str(store), read_only=True)
-    try:
-        return [{k: str(v) for k, v in row.items()} for row in handle.select(query)]
-    finally:
-        handle.close()
-
-
 def _read(url: str) -> str:
     request = urllib.request.Request(url, headers={"Accept": "text/html"})
     with urllib.request.urlopen(request, timeout=120) as response:
@@ -77,16 +69,16 @@ def _read(url: str) -> str:
 
 
 def test_every_concept_property_and_class_has_a_label(store: Path) -> None:
-    assert int(_select(store, USED)[0]["n"].split('"')[1]) > 10
-    assert _select(store, UNLABELLED) == []
+    assert int(select_rows(store, USED)[0]["n"].split('"')[1]) > 10
+    assert select_rows(store, UNLABELLED) == []
     labels = (
         f"SELECT ?l WHERE {{ GRAPH {VOCABULARY} {{ <http://snomed.info/id/816094009> ?p ?l }} }}"
     )
-    assert [row["l"] for row in _select(store, labels)] == ['"Chest"']
+    assert [row["l"] for row in select_rows(store, labels)] == ['"Chest"']
 
 
 def test_linked_data_page_shows_labels(store: Path, server: str) -> None:
-    (row,) = _select(store, CHEST_SERIES)
+    (row,) = select_rows(store, CHEST_SERIES)
     page = _read(server + row["series"].strip("<>")[len(BASE) :])
     assert re.search(r'sct:816094009</a>\s*<span class="label">\(Chest\)</span>', page), page
     assert re.search(r'fd:bodyPart</a>\s*<span class="label">\(body part\)</span>', page), page

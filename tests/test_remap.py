@@ -21,11 +21,11 @@ from fairdicom.curation.vocabulary import publish_mappings
 from fairdicom.ingest.pipeline import ingest
 from fairdicom.rdf.mapping import load_mappings
 from fairdicom.resources import CORE_ONTOLOGY, MAPPINGS, TAG_VOCABULARY
-from fairdicom.store import EmbeddedStore, query_form
+from fairdicom.store import query_form
 from rdflib.compare import isomorphic
 
 from tests.conftest import SECRET, run_cli
-from tests.helpers import export_text
+from tests.helpers import export_text, select_rows
 from tests.servers import serving
 
 FD = "https://w3id.org/fairdicom/ontology#"
@@ -194,14 +194,6 @@ def _quad(line: str, graph: str) -> str:
     return line.rstrip("\n")[:-1] + f"<http://localhost:8000/graph/{graph}> ."
 
 
-def _select(store: Path, query: str) -> list[dict[str, str]]:
-    handle = EmbeddedStore(str(store), read_only=True)
-    try:
-        return [{k: str(v) for k, v in row.items()} for row in handle.select(query)]
-    finally:
-        handle.close()
-
-
 PROVENANCE = """
 PREFIX prov: <http://www.w3.org/ns/prov#>
 PREFIX owl: <http://www.w3.org/2002/07/owl#>
@@ -230,7 +222,7 @@ def test_provenance_names_the_mapping_version_of_each_curated_graph(
     remap(_settings(store, MAPPINGS), "two", refresh=False)  # an earlier remap of "two"
     remap(_settings(store, edited), refresh=False)
     version = load_mappings(edited, query_form, CORE_ONTOLOGY, TAG_VOCABULARY).version
-    rows = _select(store, PROVENANCE)
+    rows = select_rows(store, PROVENANCE)
     graphs = [row["graph"] for row in rows]
     expected = [
         f"<http://localhost:8000/graph/{d}/{g}>"

@@ -9,7 +9,8 @@ from __future__ import annotations
 import functools
 import sys
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -126,7 +127,7 @@ def run_ingest(
         if verbose:
             bar.write(f"{path}: skipped: {reason}", file=sys.stderr)
 
-    try:
+    with _quoting_nothing(bar):
         summary = ingest(
             paths,
             settings,
@@ -137,12 +138,6 @@ def run_ingest(
             batch_done=batch_done,
             skipped=skipped,
         )
-    except FairdicomError:
-        raise
-    except Exception as exc:  # a traceback could quote DICOM values: say where, not what
-        raise FairdicomError(_internal_error(exc)) from None
-    finally:
-        bar.close()
     for line in summary.lines():
         click.echo(line)
     click.echo(f"store: {settings.store}")
@@ -162,6 +157,20 @@ def _compact(settings: Settings, summary: IngestSummary) -> None:
         return
     if seconds is not None:
         click.echo(f"store compacted for queries in {seconds:.1f} s")
+
+
+@contextmanager
+def _quoting_nothing(bar: tqdm[Any]) -> Iterator[None]:
+    """Close the progress bar at the end of a run; turn an unexpected error into a message that
+    says where, not what (a traceback could quote DICOM values)."""
+    try:
+        yield
+    except FairdicomError:
+        raise
+    except Exception as exc:
+        raise FairdicomError(_internal_error(exc)) from None
+    finally:
+        bar.close()
 
 
 def _internal_error(exc: Exception) -> str:
@@ -320,16 +329,10 @@ def run_harvest(
             bar.write(f"study stored: {label}", file=sys.stderr)
 
     callbacks = HarvestCallbacks(total, study_done, problem, batch_done, study_stored=study_stored)
-    try:
+    with _quoting_nothing(bar):
         summary = harvest(
             url, settings, dataset, filters=filters, since=since, prune=prune, callbacks=callbacks
         )
-    except FairdicomError:
-        raise
-    except Exception as exc:  # a traceback could quote DICOM values: say where, not what
-        raise FairdicomError(_internal_error(exc)) from None
-    finally:
-        bar.close()
     for line in summary.lines():
         click.echo(line)
     click.echo(f"store: {settings.store}")

@@ -247,6 +247,10 @@ class QueryService:
         # missed. Without the union it is empty (the store's own default graph has no name).
         return Dataset(graphs if dataset.union else (), graphs)
 
+    def graph_names(self) -> tuple[str, ...]:
+        """Return the names of the store's named graphs, whoever asks."""
+        return self._graph_names(self.generation())
+
     def _graph_names(self, generation: str | None) -> tuple[str, ...]:
         """Return the store's named graphs (remembered for the current generation)."""
         if generation is not None and self._graphs[0] == generation:

@@ -133,11 +133,9 @@ def base_notes(settings: Settings, derived: bool, service: QueryService) -> list
 def _graphs(service: QueryService) -> list[str]:
     """Return the names of the store's named graphs (none if the store cannot answer now)."""
     try:
-        answer = service.query(sparql(__file__, "graph_names"), accept=["application/json"])
-        rows = json.loads(answer.body)["results"]["bindings"]
-    except (FairdicomError, ValueError, KeyError):
+        return list(service.graph_names())
+    except FairdicomError:
         return []
-    return [row["g"]["value"] for row in rows]
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:
