@@ -15,6 +15,7 @@ from fairdicom.rdf.terms import (
     Term,
     TermSyntaxError,
     integer,
+    iris_in,
     lexical,
     literal,
     parse_term,
@@ -149,3 +150,13 @@ def test_values_and_integers() -> None:
         integer("<http://example.org/a>")
     with pytest.raises(TermSyntaxError):
         integer('"4.2"')
+
+
+def test_the_iris_of_a_line_are_its_terms_not_text_inside_its_literals() -> None:
+    line = (
+        '<http://x/s> <http://x/p> "T1 <fs> \\"<a:b>\\""^^<http://x/dt> <http://x/g> .\n'
+        "<http://x/\\u00e9> <http://x/q> <http://x/o> ."
+    )
+    first, second = line.split("\n")
+    assert iris_in(first) == ["http://x/s", "http://x/p", "http://x/g"]
+    assert iris_in(second) == ["http://x/é", "http://x/q", "http://x/o"]

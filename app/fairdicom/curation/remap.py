@@ -29,11 +29,11 @@ from fairdicom.curation.versions import (
     remap_lines,
     remap_update,
 )
-from fairdicom.curation.vocabulary import IRI_TERM as IRI
 from fairdicom.curation.vocabulary import publish, stored_queries
 from fairdicom.errors import FairdicomError, UsageError
 from fairdicom.namespaces import DataIris
 from fairdicom.rdf.mapping import MappingSet
+from fairdicom.rdf.terms import iris_in
 from fairdicom.store import GraphStore, open_store
 
 
@@ -143,7 +143,7 @@ def remap_dataset(
         sorted(rebuilt.entering),
         sorted(rebuilt.released),
         time.perf_counter() - clock,
-        {i for _, change in rebuilt.updates() for line in change.added for i in IRI.findall(line)},
+        {i for _, change in rebuilt.updates() for line in change.added for i in iris_in(line)},
     )
 
 

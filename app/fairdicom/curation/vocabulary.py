@@ -13,7 +13,6 @@ graphs in one transaction.
 from __future__ import annotations
 
 import io
-import re
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -29,7 +28,7 @@ from fairdicom.namespaces import DCM, DCMTAG, DCT, FD, OWL, PROV, RDF, RDFS, SCT
 from fairdicom.rdf.mapping import MappingSet, load_mappings
 from fairdicom.rdf.mapping_terms import turtle, vocabulary_tags
 from fairdicom.rdf.sssom import read_table
-from fairdicom.rdf.terms import Term, iri, lexical, literal, triple
+from fairdicom.rdf.terms import Term, iri, iris_in, lexical, literal, triple
 from fairdicom.resources import CORE_ONTOLOGY, TAG_VOCABULARY
 from fairdicom.sparql_files import sparql
 from fairdicom.store import GraphStore, open_store, query_form
@@ -46,7 +45,6 @@ STANDARD = {
 """Labels of the W3C terms the layers use (their own vocabularies are not loaded)."""
 LAYER_ENDINGS = ("/raw", "/curated", "/quarantine")
 """How the names of the graphs that hold a dataset's layers end."""
-IRI_TERM = re.compile(r"<([^>]*)>")
 SCHEMES = {"SCT": SCT, "SRT": SCT, "DCM": DCM, "RADLEX": "http://radlex.org/RID/"}
 """Coding Scheme Designators whose codes are concepts of a known vocabulary."""
 
@@ -103,7 +101,7 @@ def terms_still_used(
     since its ingest). The cost follows the number of terms, not the size of the store."""
     minted = iris.base + "id/"
     lines = _graph_lines(store, vocabulary_graph(iris))
-    held = {m.group(1) for line in lines if (m := IRI_TERM.match(line))}
+    held = {found[0] for line in lines if (found := iris_in(line))}
     candidates = {t for t in (*held, *known, *written) if not t.startswith(minted)}
     layers = [g for g in store.graphs() if g.endswith(LAYER_ENDINGS)]
     return store.terms_in_use(candidates, layers)

@@ -126,6 +126,12 @@ def parse_term(text: str | Term) -> Term:
     return Literal(value, _unescape(match["datatype"] or XSD_STRING))
 
 
+def iris_in(line: str) -> list[str]:
+    """Return the IRIs of the terms of an N-Triples or N-Quads line, in order (a literal's
+    text and datatype are not terms of the line: ``"T1 <fs>"`` holds no IRI)."""
+    return [_unescape(found["iri"]) for found in _TERM.finditer(line) if found["iri"] is not None]
+
+
 def parse_literal(text: str | Term) -> Literal:
     """Return the literal that ``text`` writes; raise TermSyntaxError for another term."""
     term = parse_term(text)
