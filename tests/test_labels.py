@@ -80,9 +80,10 @@ def test_every_concept_property_and_class_has_a_label(store: Path) -> None:
 def test_linked_data_page_shows_labels(store: Path, server: str) -> None:
     (row,) = select_rows(store, CHEST_SERIES)
     page = _read(server + row["series"].strip("<>")[len(BASE) :])
-    assert re.search(r'sct:816094009</a>\s*<span class="label">\(Chest\)</span>', page), page
-    assert re.search(r'fd:bodyPart</a>\s*<span class="label">\(body part\)</span>', page), page
-    assert re.search(r'dcmtag:Modality</a>\s*<span class="label">\(Modality\)</span>', page)
+    # The label is the link's text, the compact IRI beside it.
+    assert re.search(r'>Chest</a>\s*<span class="curie">sct:816094009</span>', page), page
+    assert re.search(r'>body part</a>\s*<span class="curie">fd:bodyPart</span>', page), page
+    assert re.search(r'>Modality</a>\s*<span class="curie">dcmtag:Modality</span>', page)
 
 
 def test_mapping_page_shows_the_table_with_labelled_examples(server: str) -> None:
@@ -103,3 +104,12 @@ def test_query_page_shows_labels_in_a_browser(server: str, tmp_path: Path) -> No
     dom = chromium(url, tmp_path / "profile")
     assert 'data-labels="done"' in dom, dom[-3000:]
     assert re.search(r'sct:816094009</a><span class="label"> \(Chest\)</span>', dom), dom[-3000:]
+    # The store's own IRIs (base http://localhost:8000/, this server elsewhere) link to their
+    # page on this server, shown as "series <key>" on one line, the full IRI in the title.
+    series = re.findall(
+        r'<a class="iri" href="(/id/series/[^"]+)" title="([^"]+)"[^>]*>([^<]+)<', dom
+    )
+    assert len(series) == 20, dom[-3000:]
+    for href, title, text in series:
+        assert title == BASE + href[1:] and text == "series " + href.rsplit("/", 1)[1]
+    assert _read(server + series[0][0][1:]).count(series[0][1]) >= 1  # the link answers

@@ -13,7 +13,7 @@ import subprocess
 from collections.abc import Iterator
 from html.parser import HTMLParser
 from pathlib import Path
-from urllib.parse import parse_qs, quote, urlsplit
+from urllib.parse import parse_qs, quote, urlencode, urlsplit
 
 import pytest
 from fairdicom.config import load_settings
@@ -234,6 +234,7 @@ def server(sample_store: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
     work = tmp_path_factory.mktemp("server")
     store = shutil.copytree(sample_store, work / "store")  # the server's own copy
     settings = {"store": str(store), "secret": SECRET, "query_workers": "1"}
+    settings["base_iri"] = "http://localhost:8000/"  # the sample's IRIs, served elsewhere
     with running_server(work, free_port(), settings) as base:
         yield base.rstrip("/")
 
@@ -285,3 +286,32 @@ def test_query_error_is_shown_in_a_browser(server: str, tmp_path: Path) -> None:
     assert "hidden" not in page.by_id["error"]
     match = re.search(r'id="error"[^>]*><strong>([^<]*)</strong>', dom)
     assert match and "(400)" in match.group(1), dom[-3000:]
+
+
+@pytest.mark.slow
+def test_iris_in_results_stay_on_one_line(server: str, tmp_path: Path) -> None:
+    from tests.cdp import browser
+
+    query = (
+        "PREFIX fd: <https://w3id.org/fairdicom/ontology#>\n"
+        "SELECT ?instance ?series ?study WHERE { ?instance fd:series ?series ."
+        " ?series fd:study ?study } LIMIT 30"
+    )
+    with browser(tmp_path / "profile") as page:
+        page.resize(400)
+        page.open(f"{server}/query?" + urlencode({"query": query, "run": "1"}))
+        page.wait_for("document.getElementById('results').dataset.state === 'done'")
+        cells = page.evaluate(
+            "Array.from(document.querySelectorAll('#results-table tbody .iri')).map(function (e)"
+            " { return {lines: e.getClientRects().length, cut: e.scrollWidth > e.clientWidth,"
+            " height: e.getBoundingClientRect().height, href: e.getAttribute('href'),"
+            " title: e.title, text: e.textContent}; })"
+        )
+        line = page.evaluate(
+            "parseFloat(getComputedStyle(document.querySelector('.iri')).lineHeight) || 20"
+        )
+    assert len(cells) == 90
+    for cell in cells:
+        assert cell["lines"] == 1 and cell["height"] <= 1.5 * line, cell  # one line each
+        assert cell["href"].startswith("/id/") and cell["title"].endswith(cell["href"]), cell
+    assert any(cell["cut"] for cell in cells)  # long keys end in an ellipsis, whole in the title

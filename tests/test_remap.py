@@ -4,6 +4,7 @@ reader, recorded in provenance per curated graph; and `mapping preview` of one f
 
 from __future__ import annotations
 
+import gzip
 import json
 import shutil
 import subprocess
@@ -14,6 +15,8 @@ from pathlib import Path
 
 import pytest
 import rdflib
+from fairdicom.catalog import dump as catalog_dump
+from fairdicom.catalog.build import refresh_catalog
 from fairdicom.config import Settings, load_settings
 from fairdicom.curation.diff import mapping_diff
 from fairdicom.curation.remap import remap
@@ -21,7 +24,7 @@ from fairdicom.curation.vocabulary import publish_mappings
 from fairdicom.ingest.pipeline import ingest
 from fairdicom.rdf.mapping import load_mappings
 from fairdicom.resources import CORE_ONTOLOGY, MAPPINGS, TAG_VOCABULARY
-from fairdicom.store import query_form
+from fairdicom.store import EmbeddedStore, query_form
 from rdflib.compare import isomorphic
 
 from tests.conftest import SECRET, run_cli
@@ -154,6 +157,69 @@ def test_series_enter_and_leave_quarantine_as_in_a_fresh_ingest(
     assert left.released == entered.entering and not left.entering
     assert _layers(store) == _layers(fresh)
     assert not any("/graph/test/quarantine>" in q for q in _layers(store))
+
+
+def _dumped(settings: Settings, dataset: str = "test") -> set[str]:
+    """Return the quads of the dataset's dump file, as a client downloading it reads them."""
+    path = catalog_dump.dump_path(settings.data_folder, dataset)
+    return set(gzip.decompress(path.read_bytes()).decode("utf-8").splitlines())
+
+
+def _dumps_written(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Record the graphs that the catalogue refresh dumps from the store (not copied)."""
+    written: list[str] = []
+    dump_graph = catalog_dump._write_graph
+
+    def spy(store: EmbeddedStore, graph: str, out: object) -> str:
+        written.append(graph.rsplit("/", 1)[-1])
+        return dump_graph(store, graph, out)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(catalog_dump, "_write_graph", spy)
+    return written
+
+
+def test_the_dump_after_a_remap_holds_the_new_layers_and_reuses_the_raw_graph(
+    corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The remap leaves the raw graph as it was: the refresh copies its member of the dump
+    (one gzip member per graph) and dumps the curated graph alone; the file holds the store."""
+    edited = _copy(tmp_path, "edited")
+    _swap_sexes_and_map_hand(edited)
+    store = tmp_path / "store"
+    ingest([corpus], _settings(store, MAPPINGS), "test")
+    refresh_catalog(_settings(store, MAPPINGS))
+    written = _dumps_written(monkeypatch)
+    remap(_settings(store, edited))
+    assert written == ["curated"]
+    layers = {q for q in _layers(store) if "/quarantine>" not in q}
+    assert _dumped(_settings(store, edited)) == layers
+
+
+def test_a_raw_graph_changed_behind_the_catalogue_is_dumped_again_by_a_remap(
+    corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A write to the raw graph that no refresh followed (an admin's SPARQL Update) changes
+    its digest: the remap's refresh dumps it again instead of keeping the stale member."""
+    edited = _copy(tmp_path, "edited")
+    _swap_sexes_and_map_hand(edited)
+    store = tmp_path / "store"
+    settings = _settings(store, MAPPINGS)
+    ingest([corpus], settings, "test")
+    refresh_catalog(settings)
+    raw = f"{settings.base_iri}graph/test/raw"
+    triple = f'<{settings.base_iri}id/note> <https://example.org/says> "added by hand"'
+    added = f"{triple} <{raw}> ."
+    handle = EmbeddedStore(str(store))
+    try:
+        handle.update(f"INSERT DATA {{ GRAPH <{raw}> {{ {triple} }} }}")
+    finally:
+        handle.close()
+    assert added not in _dumped(settings)
+    written = _dumps_written(monkeypatch)
+    remap(_settings(store, edited))
+    assert sorted(written) == ["curated", "raw"]
+    assert added in _dumped(settings)
+    assert _dumped(settings) == {q for q in _layers(store) if "/quarantine>" not in q}
 
 
 def test_diff_shows_beforehand_exactly_what_apply_changes(corpus: Path, tmp_path: Path) -> None:

@@ -180,8 +180,8 @@ def test_a_javascript_iri_is_shown_as_text(server: Server, tmp_path: Path) -> No
     assert page.rows == 1
     hrefs = [attrs.get("href") or "" for attrs, _ in page.links]
     assert not any(href.lower().startswith("javascript:") for href in hrefs), hrefs
-    assert f"{BASE}id/a" in hrefs  # a web IRI is still a link
-    assert re.search(rf'<span class="iri" title="{re.escape(DANGEROUS)}">', dom), dom[-3000:]
+    assert "/id/a" in hrefs  # a web IRI is still a link (the store's own: to this server)
+    assert re.search(rf'<span class="iri" title="{re.escape(DANGEROUS)}"[^>]*>', dom), dom[-3000:]
     assert not CSP_MESSAGE.search(console), console
 
 

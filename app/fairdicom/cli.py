@@ -258,6 +258,12 @@ class PathOrSource(click.ParamType[Any, Any]):
 @click.option(
     "--prune", is_flag=True, help="DICOMweb: remove the studies deleted on the source."
 )
+@click.option(
+    "--cluster",
+    metavar="ADDRESS",
+    help="Parse on a Dask cluster: its scheduler, e.g. tcp://scheduler:8786 (the files on a "
+    "filesystem its workers share; default: the `cluster` setting, else local processes).",
+)
 @click.option("-v", "--verbose", is_flag=True, help="Say when each batch is committed.")
 @store_option
 @click.pass_context
@@ -268,6 +274,7 @@ def ingest_command(
     filters: tuple[str, ...],
     since: str | None,
     prune: bool,
+    cluster: str | None,
     verbose: bool,
     store: str | None,
 ) -> None:
@@ -278,13 +285,17 @@ def ingest_command(
     Exit status: 0 when every file (study) went in or was plainly not DICOM; 1 when some were
     rejected, quarantined or failed (the rest went in); 2 for usage errors or an unusable store.
     """
-    settings = _settings(ctx, store=store)
+    settings = _settings(ctx, store=store, cluster=cluster)
     if dataset is not None and not _slug_ok(dataset):
         raise click.BadParameter("use lower-case letters, digits and '-'", param_hint="--dataset")
     urls = [p for p in paths if isinstance(p, str)]
     if urls:
         if len(paths) > 1:
             raise click.UsageError("give one DICOMweb URL alone (no other URL or path beside it)")
+        if cluster:
+            raise click.UsageError(
+                "--cluster is for files and folders: a DICOMweb harvest parses locally"
+            )
         ctx.exit(run_harvest(settings, urls[0], dataset, filters, since, prune, verbose))
     if filters or since or prune:
         raise click.UsageError("--filter, --since and --prune are for a dicomweb+http(s):// URL")

@@ -147,8 +147,59 @@ class Settings:
             path=True,
         ),
     ] = ""
+    store_query_url: Annotated[
+        str,
+        Help(
+            "SPARQL query endpoint of a remote store",
+            shown_default="`<store>/query` (Oxigraph server) for an http(s) `store`",
+        ),
+    ] = ""
+    store_update_url: Annotated[
+        str,
+        Help(
+            "SPARQL update endpoint of a remote store",
+            shown_default="`<store>/update` (Oxigraph server) for an http(s) `store`",
+        ),
+    ] = ""
+    store_graph_store_url: Annotated[
+        str,
+        Help(
+            "Graph Store Protocol endpoint of a remote store",
+            shown_default="`<store>/store` (Oxigraph server) for an http(s) `store`",
+        ),
+    ] = ""
+    store_token: Annotated[
+        str,
+        Help("bearer token sent to a remote store", shown_default="none", sensitive=True),
+    ] = ""
+    store_user: Annotated[
+        str, Help("user name for HTTP basic authentication to a remote store")
+    ] = ""
+    store_password: Annotated[
+        str, Help("password for HTTP basic authentication to a remote store", sensitive=True)
+    ] = ""
+    store_retries: Annotated[
+        int,
+        Help(
+            "times a request to a remote store that got no connection (or 502, 503, 504) is "
+            "tried again, waiting 0.5 s, 1 s, 2 s... between tries",
+            minimum=0,
+            maximum=10,
+        ),
+    ] = 3
+    store_timeout: Annotated[
+        int, Help("seconds a request to a remote store may wait for its answer", minimum=1)
+    ] = 600
     batch_size: Annotated[int, Help("instances per write transaction", minimum=1)] = 400
     workers: Annotated[int, Help("parsing processes (0 = one per core)", minimum=0)] = 0
+    cluster: Annotated[
+        str,
+        Help(
+            "Dask scheduler (`tcp://host:8786`) whose workers parse the files of an ingest; "
+            "the files must be on a filesystem they share (docs/deployment.md)",
+            shown_default="none: local parsing processes",
+        ),
+    ] = ""
     operator: Annotated[
         str,
         Help(
@@ -310,6 +361,14 @@ class Settings:
             path=True,
         ),
     ] = ""
+    min_cell_count: Annotated[
+        int,
+        Help(
+            "counts of the cohort explorer below this are shown as `<N>` (pages, charts, "
+            "downloads), and a cohort with fewer patients is not downloaded (0 = off)",
+            minimum=0,
+        ),
+    ] = 5
     dicomweb_sources: Annotated[
         tuple[str, ...],
         Help("DICOMweb sources (`dicomweb+http(s)://...`) that `fairdicom sources` lists"),

@@ -11,7 +11,7 @@ from fairdicom.store import open_store
 
 def store_stats(settings: Settings) -> list[str]:
     """Return lines: each named graph with its quads, then counts per dataset."""
-    store = open_store(settings.store, read_only=True)
+    store = open_store(settings, read_only=True)
     try:
         lines = [f"store {settings.store}: {store.quad_count()} quads"]
         lines += [f"  graph {g}: {store.quad_count(g)} quads" for g in store.graphs()]
@@ -28,7 +28,7 @@ def store_stats(settings: Settings) -> list[str]:
 
 def validate_store(settings: Settings, batch: int = 200) -> tuple[list[str], bool]:
     """Validate each curated graph, series by series in batches; list quarantined series."""
-    store = open_store(settings.store, read_only=True)
+    store = open_store(settings, read_only=True)
     lines: list[str] = []
     ok = True
     try:

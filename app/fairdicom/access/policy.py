@@ -6,6 +6,11 @@ only by the admin and by principals granted it. A grant (setting ``access_grants
 ``KIND:VALUE=SLUG [SLUG...]``: KIND is ``sub`` (a token's subject), ``group`` (a value of the
 group claims), ``entitlement`` (a value of the entitlement claims) or ``key`` (an API key's
 name); SLUG ``*`` grants every dataset.
+
+A dataset whose description says ``public_aggregates = true`` lets everyone see its counts
+(the cohort explorer's facets, with small-cell protection) but not its records:
+:meth:`Policy.aggregate_scope` adds it to what the explorer counts over, never to a scope that
+reads records.
 """
 
 from __future__ import annotations
@@ -58,11 +63,17 @@ class Policy:
     """Turn a principal into the scope of what it may read."""
 
     def __init__(
-        self, levels: Mapping[str, str], grants: Iterable[str], enforced: bool = True
+        self,
+        levels: Mapping[str, str],
+        grants: Iterable[str],
+        enforced: bool = True,
+        aggregates: Iterable[str] = (),
     ) -> None:
         self.levels = dict(levels)
         self.grants = [parse_grant(g) for g in grants]
         self.enforced = enforced
+        self.aggregates = frozenset(aggregates)
+        """Datasets whose counts everyone may see (``public_aggregates``)."""
 
     def public(self) -> frozenset[str]:
         """Return the datasets whose description says PUBLIC."""
@@ -87,3 +98,11 @@ class Policy:
             return Scope(None, closed)
         audited = tuple(sorted(granted - public))
         return Scope(public | granted, audited)
+
+    def aggregate_scope(self, principal: Principal) -> Scope:
+        """Return what the explorer may count over for the principal: what it may read, and
+        the datasets with public aggregates (never to be used to answer with records)."""
+        scope = self.scope(principal)
+        if scope.readable is None:
+            return scope
+        return Scope(scope.readable | self.aggregates, ())

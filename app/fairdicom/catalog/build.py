@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import io
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -50,10 +50,18 @@ class CatalogSummary:
     """Time the whole refresh took."""
 
 
-def refresh_catalog(settings: Settings, descriptions: Path | None = None) -> CatalogSummary:
+def refresh_catalog(
+    settings: Settings,
+    descriptions: Path | None = None,
+    known: Mapping[str, str] | None = None,
+) -> CatalogSummary:
     """Rebuild the catalogue graph and the dumps of every dataset in the store, described by
     ``descriptions`` (default: the ``descriptions`` setting) or, for a dataset it lacks, by a
-    generated minimal description (see :func:`generated_description`)."""
+    generated minimal description (see :func:`generated_description`).
+
+    ``known``: graph IRI -> digest of graphs the caller has just read whole (see
+    :func:`fairdicom.catalog.dump.write_dump`): their dump members are kept when unchanged.
+    """
     clock = time.perf_counter()
     timings = {"figures": 0.0, "dumps": 0.0}
 
@@ -67,7 +75,7 @@ def refresh_catalog(settings: Settings, descriptions: Path | None = None) -> Cat
     described = load_descriptions(descriptions or settings.descriptions_file)
     iris = DataIris(settings.base_iri)
     data_folder, mappings = settings.data_folder, settings.mappings_folder
-    store = open_store(settings.store)
+    store = open_store(settings)
     try:
         slugs = dataset_slugs(store, iris)
         try:
@@ -75,7 +83,7 @@ def refresh_catalog(settings: Settings, descriptions: Path | None = None) -> Cat
                 DatasetEntry(
                     described.datasets.get(slug) or generated_description(slug, described.catalog),
                     timed("figures", dataset_stats, store, iris, slug, mappings),
-                    timed("dumps", write_dump, store, iris, slug, data_folder),
+                    timed("dumps", write_dump, store, iris, slug, data_folder, known),
                 )
                 for slug in slugs
             ]

@@ -86,6 +86,9 @@ class DatasetDescription:
     legislation: tuple[str, ...]
     landing_page: str | None
     dataset_type: str | None = None
+    public_aggregates: bool = False
+    """Everyone may see the dataset's counts in the cohort explorer (small cells hidden), not
+    its records."""
 
     @property
     def access_level(self) -> str:
@@ -192,9 +195,12 @@ def _dataset(path: Path, slug: str, table: Any) -> DatasetDescription:
     known = {"title", "description", "publisher", "contact", "licence", "access_rights", "hdab"}
     known |= {"health_categories", "themes", "keywords", "applicable_legislation"}
     for key in r.table:
-        if key not in known | {"landing_page", "dataset_type"}:
+        if key not in known | {"landing_page", "dataset_type", "public_aggregates"}:
             r.fail(f"{r.key}.{key}", f"unknown key (expected one of {', '.join(sorted(known))})")
     access = r.value("access_rights")
+    aggregates = r.value("public_aggregates", required=False)
+    if aggregates is not None and not isinstance(aggregates, bool):
+        r.fail(f"{r.key}.public_aggregates", f"{aggregates!r} is not true or false")
     dataset_type = r.value("dataset_type", required=False)
     if dataset_type is not None and not re.fullmatch(r"[A-Z_]+", str(dataset_type)):
         r.fail(f"{r.key}.dataset_type", f"{dataset_type!r} is not an EU dataset-type code")
@@ -225,6 +231,7 @@ def _dataset(path: Path, slug: str, table: Any) -> DatasetDescription:
         legislation=r.iris("applicable_legislation"),
         landing_page=r.iri("landing_page", required=False),
         dataset_type=DATASET_TYPE + dataset_type if dataset_type else None,
+        public_aggregates=bool(aggregates),
     )
 
 

@@ -35,6 +35,38 @@ class DatasetView:
     endpoint: str | None = None
     temporal: tuple[str, str] | None = None
     modified: str | None = None
+    age_range: tuple[str, str] | None = None
+    breakdown: dict[str, list[Breakdown]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Breakdown:
+    """The figures of one modality or body part of a dataset."""
+
+    concept: str
+    label: str
+    patients: int
+    studies: int
+    series: int
+    instances: int
+
+
+BREAKDOWN_KINDS = {"modality": "modality", "bodyPart": "body part"}
+"""The kinds of concept the landing page counts by (``?kind`` of the query), with their names."""
+
+
+def breakdown(bindings: list[dict[str, dict[str, str]]]) -> dict[str, list[Breakdown]]:
+    """Return the per-modality and per-body-part figures of SPARQL JSON rows, by kind name."""
+    found: dict[str, list[Breakdown]] = {name: [] for name in BREAKDOWN_KINDS.values()}
+    for row in bindings:
+        concept = row["concept"]["value"]
+        label = row.get("label", {}).get("value") or concept.rstrip("/").rsplit("/", 1)[-1]
+        figures = [int(row[name]["value"]) for name in BREAKDOWN_FIGURES]
+        found[BREAKDOWN_KINDS[row["kind"]["value"]]].append(Breakdown(concept, label, *figures))
+    return found
+
+
+BREAKDOWN_FIGURES = ("patients", "studies", "seriesCount", "instances")
 
 
 def text(graph: Graph, node: URIRef, prop: URIRef) -> str:
@@ -69,16 +101,17 @@ def dataset_view(graph: Graph, node: URIRef, iris: DataIris) -> DatasetView:
         catalog=str(cat),
         catalog_title=text(graph, cat, DCTERMS.title),
     )
-    names = {
-        HEALTH.numberOfUniqueIndividuals: "patients",
-        HEALTH.numberOfRecords: "studies",
-        HEALTH.minTypicalAge: "youngest patient (years)",
-        HEALTH.maxTypicalAge: "oldest patient (years)",
-    }
+    names = {HEALTH.numberOfUniqueIndividuals: "patients", HEALTH.numberOfRecords: "studies"}
     for prop, label in names.items():
         value = graph.value(node, prop)
         if value is not None:
             view.figures.append((label, str(value)))
+    youngest, oldest = (
+        graph.value(node, HEALTH.minTypicalAge),
+        graph.value(node, HEALTH.maxTypicalAge),
+    )
+    if youngest is not None and oldest is not None:
+        view.age_range = (str(youngest), str(oldest))
     view.keywords = sorted({str(k) for k in graph.objects(node, DCAT.keyword)})
     licence = graph.value(node, DCTERMS.license) or _first_licence(graph, node)
     view.licence = str(licence) if licence else None

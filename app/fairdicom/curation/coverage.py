@@ -172,7 +172,7 @@ def coverage(settings: Settings, dataset: str | None = None) -> list[DatasetCove
     """Return the coverage of every dataset of the store (or one) with the mappings in force."""
     mappings = load_checked(settings.mappings_folder, settings)
     iris = DataIris(settings.base_iri)
-    store = open_store(settings.store, read_only=True)
+    store = open_store(settings, read_only=True)
     try:
         return [
             dataset_coverage(store, dataset_graphs(iris, slug), slug, mappings)

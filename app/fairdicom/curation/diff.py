@@ -113,7 +113,7 @@ def mapping_diff(
     """Compare the mappings in force with the store's curated layer, dataset by dataset."""
     mappings = load_checked(settings.mappings_folder, settings)
     iris = DataIris(settings.base_iri)
-    store = open_store(settings.store, read_only=True)
+    store = open_store(settings, read_only=True)
     try:
         stored, previous = stored_queries(store, iris)
         result = MappingDiff(mappings.version, stored)

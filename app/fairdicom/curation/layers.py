@@ -14,6 +14,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
+from fairdicom.catalog.dump import graph_digest
 from fairdicom.ingest.plan import BatchGraphs
 from fairdicom.namespaces import DataIris
 from fairdicom.rdf.raw import (
@@ -129,9 +130,12 @@ class Preloaded:
     def __init__(self, store: GraphStore, graphs: BatchGraphs) -> None:
         self.by_graph: dict[str, dict[str, list[tuple[str, str, str]]]] = {}
         self.members: dict[str, dict[str, list[str]]] = {}
+        self.digests: dict[str, str] = {}
+        """Graph IRI -> digest of the graph as read (see fairdicom.catalog.dump)."""
         for graph in (graphs.raw, graphs.quarantine):
             out = io.BytesIO()
             store.dump(out, "ntriples", graph)
+            self.digests[graph] = graph_digest(out.getvalue())
             subjects: dict[str, list[tuple[str, str, str]]] = defaultdict(list)
             members: dict[str, list[str]] = defaultdict(list)
             for line in out.getvalue().decode("utf-8").splitlines():

@@ -58,6 +58,8 @@ class Rebuilt:
     """Query name -> the curated lines it makes (only when asked for)."""
     by_previous: dict[str, set[str]] = field(default_factory=dict)
     """Query name -> the curated lines the previous query of that name makes."""
+    digests: dict[str, str] = field(default_factory=dict)
+    """Graph IRI -> digest of the graphs read whole, as they were before the change."""
 
     @property
     def changed(self) -> bool:
@@ -119,6 +121,7 @@ def rebuild(
     new_quarantine: set[str] = set()
     kept_raw: set[str] = set()
     preloaded = preload(store, graphs)
+    result.digests = dict(preloaded.digests) if preloaded else {}
     for group in chunks(found):
         chunk = read_chunk(store, graphs, group, data_prefix, preloaded)
         lines = chunk.lines

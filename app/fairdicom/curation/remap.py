@@ -56,6 +56,9 @@ class DatasetRemap:
     seconds: float = 0.0
     written: set[str] = field(default_factory=set, repr=False)
     """The IRIs of the lines the remap added (for the vocabulary graph)."""
+    unchanged: dict[str, str] = field(default_factory=dict, repr=False)
+    """Graph IRI -> digest of the graphs read whole that the remap left as they were (their
+    dump members are kept)."""
 
 
 @dataclass
@@ -131,6 +134,7 @@ def remap_dataset(
         len(rebuilt.curated.removed),
     )
     triples = remap_lines(iris, record, version, graphs.all)
+    changed = {graph for graph, change in rebuilt.updates() if change}
     update = change_update(rebuilt)
     provenance = remap_update(iris, triples, graphs.all)
     store.update(f"{update} ;\n{provenance}" if update else provenance)
@@ -144,6 +148,7 @@ def remap_dataset(
         sorted(rebuilt.released),
         time.perf_counter() - clock,
         {i for _, change in rebuilt.updates() for line in change.added for i in iris_in(line)},
+        {g: d for g, d in rebuilt.digests.items() if g not in changed},
     )
 
 
@@ -168,7 +173,7 @@ def remap(
     iris = DataIris(settings.base_iri)
     summary = RemapSummary(version)
     changed = False
-    store = open_store(settings.store)
+    store = open_store(settings)
     try:
         slugs = chosen_datasets(store, iris, dataset)
         found = {slug: members(store, dataset_graphs(iris, slug)) for slug in slugs}
@@ -188,7 +193,8 @@ def remap(
         summary.catalog = "catalogue unchanged (no curated triple changed)"
     elif refresh:
         try:
-            published = refresh_catalog(settings).published
+            unchanged = {g: d for r in summary.datasets for g, d in r.unchanged.items()}
+            published = refresh_catalog(settings, known=unchanged).published
             summary.catalog = f"catalogue refreshed: {len(published)} dataset(s) published"
         except FairdicomError as exc:
             summary.catalog = (

@@ -289,7 +289,7 @@ def publish_mappings(settings: Settings) -> None:
     folder = settings.mappings_folder
     mappings = load_mappings(folder, query_form, CORE_ONTOLOGY, TAG_VOCABULARY)
     version = MappingVersion(mappings.version, git_commit(folder))
-    store = open_store(settings.store)
+    store = open_store(settings)
     try:
         publish(store, DataIris(settings.base_iri), mappings, version)
         store.flush()

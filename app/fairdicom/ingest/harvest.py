@@ -174,7 +174,7 @@ def _read_state(
     location = settings.store
     if not location.startswith(("http://", "https://")) and not Path(location).exists():
         return {}
-    store = open_store(location, read_only=True)
+    store = open_store(settings, read_only=True)
     try:
         return load_state(store, iris, endpoint, dataset)
     finally:
@@ -192,7 +192,7 @@ def _write_state(
     summary: HarvestSummary,
 ) -> None:
     """Record the harvest and the state of the studies it fetched; prune the removed ones."""
-    store = open_store(settings.store)
+    store = open_store(settings)
     try:
         if removed:
             mappings = load_mappings(

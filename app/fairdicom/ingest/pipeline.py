@@ -21,6 +21,7 @@ from fairdicom.dicom.deidentify import Profile
 from fairdicom.dicom.sources import Source, iter_sources
 from fairdicom.errors import UsageError
 from fairdicom.ingest.batch import BatchQueue, BatchResult, BatchWriter
+from fairdicom.ingest.cluster import ClusterPool, ParserSettings
 from fairdicom.ingest.curator import CurationPool
 from fairdicom.ingest.plan import BatchGraphs
 from fairdicom.ingest.provenance import run_record
@@ -70,10 +71,16 @@ def _curation_processes(parsing: int) -> int:
 
 @contextmanager
 def _outcomes(
-    sources: Iterable[Source], workers: int, settings: Settings, secret: str
+    sources: Iterable[Source], workers: int, settings: Settings, secret: str, cluster: str = ""
 ) -> Iterator[Iterable[Outcome]]:
     """Parse in worker processes, even a few files: whatever one file does to its process
-    (a crash, the out-of-memory killer, a parser that never ends) costs that file only."""
+    (a crash, the out-of-memory killer, a parser that never ends) costs that file only; or,
+    given a Dask scheduler's address, on that cluster's workers."""
+    if cluster:
+        parser = ParserSettings(settings.base_iri, secret, settings.deid)
+        with ClusterPool(cluster, parser) as remote:
+            yield remote.outcomes(sources)
+        return
     args = (settings.base_iri, secret, settings.deid)
     # Fork before the store is opened: a child that inherits an open store hangs on flush.
     # The pool forks its workers now; replacements come from a fork server.
@@ -114,6 +121,7 @@ def ingest(
         problem=problem,
         batch_done=batch_done,
         skipped=skipped,
+        cluster=settings.cluster,
     )
     summary.seconds += walk
     summary.startup_seconds += walk
@@ -131,9 +139,11 @@ def ingest_sources(
     batch_done: BatchDone = _ignore,
     skipped: Problem = _ignore,
     after_batch: AfterBatch = _ignore,
+    cluster: str = "",
 ) -> IngestSummary:
     """Ingest sources (files, or instances fetched over DICOMweb) as :func:`ingest` does;
-    ``count`` is their number (or an estimate: it sizes the parsing pool)."""
+    ``count`` is their number (or an estimate: it sizes the parsing pool); ``cluster``, a Dask
+    scheduler's address, parses them on that cluster (the files on a shared filesystem)."""
     dataset = dataset or settings.dataset
     started = datetime.now(UTC)
     clock = time.perf_counter()
@@ -141,7 +151,7 @@ def ingest_sources(
     summary = IngestSummary()
     iris = DataIris(settings.base_iri)
     workers = _parsing_processes(count, settings)
-    with _outcomes(sources, workers, settings, secret) as outcomes:
+    with _outcomes(sources, workers, settings, secret, cluster) as outcomes:
         # The site's mappings, checked against the bundled ontology and tag vocabulary while
         # the workers start parsing.
         mappings = load_mappings(
@@ -152,7 +162,7 @@ def ingest_sources(
             _curation_processes(workers), mappings, BatchGraphs.of(iris, dataset)
         )
         try:
-            store = open_store(settings.store)
+            store = open_store(settings)
         except BaseException:
             curation.close()
             raise
@@ -273,7 +283,7 @@ def compact_after(settings: Settings, summary: IngestSummary) -> float | None:
     if summary.triples_written * COMPACT_SHARE < summary.store_quads:
         return None
     clock = time.perf_counter()
-    store = open_store(settings.store)
+    store = open_store(settings)
     try:
         store.optimize()
     finally:
@@ -283,4 +293,4 @@ def compact_after(settings: Settings, summary: IngestSummary) -> float | None:
 
 def open_for_reading(settings: Settings) -> GraphStore:
     """Open the configured store read-only (for export, stats, validate)."""
-    return open_store(settings.store, read_only=True)
+    return open_store(settings, read_only=True)

@@ -18,7 +18,7 @@ def sources_report(settings: Settings) -> list[str]:
     rows = []
     location = settings.store
     if location.startswith(("http://", "https://")) or Path(location).exists():
-        store = open_store(location, read_only=True)
+        store = open_store(settings, read_only=True)
         try:
             rows = list_sources(store, DataIris(settings.base_iri))
         finally:

@@ -108,7 +108,7 @@ class QueryService:
         busy_wait: float | None = None,
     ) -> None:
         self.settings = settings
-        self.location = locate(settings.store)
+        self.location = locate(settings)
         self.allowed = frozenset(settings.service_allow_list)
         self.memory = memory_limit(settings)
         self.cache = ResultCache(cache_bytes)

@@ -7,7 +7,8 @@ dereferenceable resources, and ``/.well-known/void``), :mod:`fairdicom.web.catal
 DCAT-AP with Hydra paging), :mod:`fairdicom.web.oai` (``/oai``, OAI-PMH 2.0) and
 :mod:`fairdicom.web.status` (``/status``: limits, queues and counters, JSON or Prometheus text),
 :mod:`fairdicom.web.fdp` (``/fdp``, the FAIR Data Point's records; ``/`` too, for RDF clients),
-:mod:`fairdicom.web.curation` (``/mappings``, ``/mappings/coverage``, ``/admin/remap``).
+:mod:`fairdicom.web.curation` (``/mappings``, ``/mappings/coverage``, ``/admin/remap``),
+:mod:`fairdicom.web.explore` (``/explore``, the cohort explorer, and its downloads).
 
 Every request is attributed to a client (its address, or the admin token's holder) for the
 query service's per-client limits; requests of the Linked Data, catalogue and OAI-PMH pages
@@ -36,6 +37,7 @@ from fairdicom.web import (
     auth,
     catalog,
     curation,
+    explore,
     fdp,
     graph_store,
     linked_data,
@@ -91,6 +93,7 @@ def create_app(
     app.register_blueprint(fdp.bp)
     app.register_blueprint(status.bp)
     app.register_blueprint(curation.bp)
+    app.register_blueprint(explore.bp)
     app.register_error_handler(FairdicomError, render_error)
     app.register_error_handler(HTTPException, render_error)
     app.before_request(attribute)

@@ -45,9 +45,17 @@ AUTH_KEY = "fairdicom.access"
 PUBLIC_BLUEPRINTS = frozenset({"catalog", "oai", "fdp"})
 """Blueprints of the catalogue, public by design: their pages read with the full scope."""
 RECORD_ENDPOINTS = frozenset(
-    {"sparql.endpoint", "graph_store.indirect", "graph_store.direct", "linked_data.resource"}
+    {
+        "sparql.endpoint",
+        "graph_store.indirect",
+        "graph_store.direct",
+        "linked_data.resource",
+        "explore.cohort",
+    }
 )
-"""Endpoints whose answers can hold records (the catalogue's dumps are checked by slug)."""
+"""Endpoints whose answers can hold records (the catalogue's dumps are checked by slug; the
+explorer's cohort downloads only as series rows)."""
+COHORT_ROWS = frozenset({"csv", "tsv", "json"})
 AUDIT_FILE = "audit.log"
 
 
@@ -82,13 +90,16 @@ class Access:
         stamp = file.stat().st_mtime if file.exists() else 0.0
         with self._lock:
             if self._policy is None or self._policy[0] != stamp:
-                levels = (
-                    {s: d.access_level for s, d in load_descriptions(file).datasets.items()}
-                    if self.settings.access_control
-                    else {}
+                described = (
+                    load_descriptions(file).datasets if self.settings.access_control else {}
                 )
+                levels = {s: d.access_level for s, d in described.items()}
+                aggregates = [s for s, d in described.items() if d.public_aggregates]
                 policy = Policy(
-                    levels, self.settings.access_grants, enforced=self.settings.access_control
+                    levels,
+                    self.settings.access_grants,
+                    enforced=self.settings.access_control,
+                    aggregates=aggregates,
                 )
                 self._policy = (stamp, policy)
             return self._policy[1]
@@ -206,6 +217,8 @@ def audit(response: Response) -> Response:
         if slug not in datasets:
             return response
         datasets = (slug,)
+    elif endpoint == "explore.cohort" and (request.view_args or {}).get("ext") not in COHORT_ROWS:
+        return response  # the cohort's description or query: counts, not records
     elif endpoint == "catalog.dump":
         slug = (request.view_args or {}).get("slug")
         if slug not in datasets:

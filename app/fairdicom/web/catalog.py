@@ -11,7 +11,9 @@ JSON-LD) or its RDF, and ``.../dump.nq.gz`` its gzip N-Quads dump.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from urllib.parse import urlencode
 
 from flask import Blueprint, Response, render_template, request, send_file
 from rdflib import Graph, URIRef
@@ -21,14 +23,15 @@ from werkzeug.exceptions import NotFound
 from fairdicom.catalog.dump import dump_path
 from fairdicom.catalog.fdp import add_record_metadata, served_page
 from fairdicom.catalog.graph import catalog_iri
-from fairdicom.catalog.landing import catalog_rows, dataset_view, schema_org
+from fairdicom.catalog.landing import breakdown, catalog_rows, dataset_view, schema_org
 from fairdicom.catalog.served import DEFAULT_PAGE_SIZE, catalog_page, dataset_document
 from fairdicom.errors import UsageError
-from fairdicom.media_types import DOCUMENT, HTML, Format
+from fairdicom.media_types import DOCUMENT, HTML, SPARQL_JSON, Format
 from fairdicom.namespaces import DataIris
+from fairdicom.sparql_files import sparql
 from fairdicom.web.auth import request_scope
 from fairdicom.web.catalog_cache import catalog_graph
-from fairdicom.web.protocol import conditional_get, negotiate, settings
+from fairdicom.web.protocol import conditional_get, iri_ref, negotiate, service, settings
 
 bp = Blueprint("catalog", __name__, template_folder="templates")
 
@@ -113,8 +116,25 @@ def _dataset(slug: str, fmt: Format) -> Response:
         document = dataset_document(graph, iris, node)
         return _respond(add_record_metadata(document, graph, iris, part_of_root=False), fmt)
     view = dataset_view(graph, node, iris)
+    readable = request_scope().may_read_dataset(slug)
+    if readable:  # figures of the records themselves: only for those who may read them
+        view.breakdown = breakdown(_bindings(slug, iris))
     json_ld = schema_org(view)
-    return Response(
-        render_template("catalog/dataset.html", view=view, json_ld=json_ld),
-        mimetype=HTML.media_type,
+    page = render_template(
+        "catalog/dataset.html",
+        view=view,
+        json_ld=json_ld,
+        readable=readable,
+        explore=f"{request.script_root}/explore?{urlencode({'dataset': slug})}",
     )
+    return Response(page, mimetype=HTML.media_type)
+
+
+def _bindings(slug: str, iris: DataIris) -> list[dict[str, dict[str, str]]]:
+    """Run the landing page's per-modality and per-body-part query in the caller's scope."""
+    text = sparql(__file__, "landing_breakdown").replace(
+        "$CURATED", iri_ref(iris.graph(slug, "curated"))
+    )
+    result = service().query(text, accept=[SPARQL_JSON.media_type])
+    rows: list[dict[str, dict[str, str]]] = json.loads(result.body)["results"]["bindings"]
+    return rows

@@ -7,12 +7,13 @@ resource it names, i.e. every triple with it as subject in any named graph plus 
 clients Turtle by default, or any RDF format of :data:`fairdicom.media_types.RDF` (JSON-LD,
 RDF/XML, N-Triples, N3, N-Quads, TriG) by ``Accept`` or ``?format=``, as at ``/sparql``;
 ``Link: rel="alternate"`` headers name the other formats. An IRI without triples is 404.
+The HTML page is made for browsing (:mod:`fairdicom.web.linked_data_page`): breadcrumbs, the
+curated properties, the resources below it paged with ``?page=N``, the raw DICOM attributes.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from typing import Any
 
 from flask import Blueprint, Response, render_template, request, url_for
@@ -20,9 +21,21 @@ from werkzeug.exceptions import NotFound
 
 from fairdicom import media_types
 from fairdicom.catalog.graph import catalog_graph_iri
+from fairdicom.errors import UsageError
 from fairdicom.media_types import DOCUMENT, HTML, RDF, Format
-from fairdicom.namespaces import PREFIXES, DataIris
+from fairdicom.namespaces import DataIris
 from fairdicom.sparql_files import sparql
+from fairdicom.web.linked_data_page import (
+    CHILDREN,
+    PAGE_SIZE,
+    Children,
+    breadcrumbs,
+    children_page,
+    kind_name,
+    references,
+    short_key,
+    split_rows,
+)
 from fairdicom.web.protocol import (
     conditional_get,
     iri_ref,
@@ -33,15 +46,6 @@ from fairdicom.web.protocol import (
 )
 
 bp = Blueprint("linked_data", __name__, template_folder="templates")
-
-
-@dataclass(frozen=True)
-class Term:
-    """One RDF term of the HTML page: its text, its link (if any) and its datatype."""
-
-    text: str
-    href: str | None = None
-    datatype: str | None = None
 
 
 @bp.route("/id/<path:rest>")
@@ -83,17 +87,7 @@ def _describe(iri: str, fmt: Format) -> Response:
         raise NotFound(f"the store has no triple about {iri}")
     if fmt != HTML:
         return _rdf(sparql(__file__, "describe").replace("$RESOURCE", resource), fmt)
-    table = [
-        (
-            _term(row["p"]),
-            _term(row["o"]),
-            row.get("label", {}).get("value"),
-            row.get("predicateLabel", {}).get("value"),
-        )
-        for row in rows
-    ]
-    alternates = [(other, _alternate(other)) for other in DOCUMENT if other != HTML]
-    page = render_template("linked_data/resource.html", iri=iri, rows=table, alt=alternates)
+    page = render_template("linked_data/resource.html", **_page(iri, resource, rows))
     return _linked(Response(page, mimetype=HTML.media_type), fmt)
 
 
@@ -106,6 +100,60 @@ def _rows(text: str) -> list[dict[str, Any]]:
 def _rdf(text: str, fmt: Format) -> Response:
     result = service().query(text, accept=[fmt.media_type])
     return _linked(result_response(result.body, result.media_type, result.truncated), fmt)
+
+
+def _page(iri: str, resource: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Collect what the HTML page of a resource shows (every query in the caller's scope)."""
+    curated, raw, _ = split_rows(rows, _link)
+    ancestry = _rows(sparql(__file__, "ancestors").replace("$RESOURCE", resource))
+    crumbs, cls, slug = breadcrumbs(ancestry, iri, _link, _dataset_link)
+    children = None
+    if cls in CHILDREN:
+        name, up, query = CHILDREN[cls]
+        count = sparql(__file__, "child_count").replace("$LINK", iri_ref(up))
+        (total,) = _rows(count.replace("$RESOURCE", resource))
+        children = _children(name, query, resource, int(total["n"]["value"]))
+    referenced = _rows(sparql(__file__, "referenced_by").replace("$RESOURCE", resource))
+    alternates = [(other, _alternate(other)) for other in DOCUMENT if other != HTML]
+    return {
+        "iri": iri,
+        "kind": kind_name(cls, iri),
+        "key": short_key(iri),
+        "rows": curated,
+        "raw": raw,
+        "crumbs": crumbs,
+        "children": children,
+        "references": references(referenced, iri, _link),
+        "dataset": slug,
+        "alt": alternates,
+        "query_url": url_for("pages.query"),
+    }
+
+
+def _children(name: str, query: str, resource: str, total: int) -> Children:
+    """Read the page of the resources below this one that ``?page=`` asks for."""
+    raw = request.args.get("page", "1")
+    last = max(1, -(-total // PAGE_SIZE))
+    if not raw.isdigit() or not 1 <= int(raw) <= last:
+        raise UsageError(f"page must be a whole number from 1 to {last}, not {raw!r}")
+    page = int(raw)
+    text = (
+        sparql(__file__, query)
+        .replace("$RESOURCE", resource)
+        .replace("$LIMIT", str(PAGE_SIZE))
+        .replace("$OFFSET", str((page - 1) * PAGE_SIZE))
+    )
+    return children_page(name, total, page, _rows(text), _link)
+
+
+def _link(iri: str) -> str:
+    """Return the link of an IRI: its ``/id/`` page on this server when it is one of ours."""
+    local = _base() + "id/"
+    return url_for(".resource", rest=iri[len(local) :]) if iri.startswith(local) else iri
+
+
+def _dataset_link(slug: str) -> str:
+    return url_for("catalog.dataset", slug=slug)
 
 
 def _alternate(fmt: Format) -> str:
@@ -121,26 +169,3 @@ def _linked(response: Response, fmt: Format) -> Response:
             response.headers.add("Link", link)
     response.vary.add("Accept")
     return response
-
-
-def _term(binding: dict[str, str]) -> Term:
-    """Return a SPARQL JSON term as page text: IRIs compacted and linked, literals typed."""
-    value = binding["value"]
-    if binding["type"] == "bnode":
-        return Term(f"_:{value}")
-    if binding["type"] != "uri":
-        lang = binding.get("xml:lang")
-        datatype = (
-            f"@{lang}" if lang else _compact(binding.get("datatype", PREFIXES["xsd"] + "string"))
-        )
-        return Term(value, datatype=datatype)
-    local = _base() + "id/"
-    href = url_for(".resource", rest=value[len(local) :]) if value.startswith(local) else value
-    return Term(_compact(value), href)
-
-
-def _compact(iri: str) -> str:
-    for prefix, namespace in sorted(PREFIXES.items(), key=lambda item: -len(item[1])):
-        if iri.startswith(namespace) and len(iri) > len(namespace):
-            return f"{prefix}:{iri[len(namespace) :]}"
-    return iri

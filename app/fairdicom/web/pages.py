@@ -16,7 +16,7 @@ from fairdicom.errors import NotAcceptable
 from fairdicom.media_types import HTML, RDF, Format
 from fairdicom.namespaces import PREFIXES
 from fairdicom.web.fdp_records import root_response
-from fairdicom.web.protocol import negotiate
+from fairdicom.web.protocol import negotiate, settings
 
 EXAMPLES = Path(__file__).with_name("examples")
 """The folder of example queries, one ``<slug>.rq`` file each."""
@@ -95,7 +95,14 @@ def query() -> str | Response:
         run=request.args.get("run") in ("1", "true", "yes"),
         prefixes=PREFIXES,
         sparql_url=request.script_root + "/sparql",
+        base_iri=_base_iri(),
     )
+
+
+def _base_iri() -> str:
+    """Return the base IRI of the store's data, ending with a slash."""
+    base = settings().base_iri
+    return base if base.endswith("/") else base + "/"
 
 
 def _rdf_wanted() -> Format | None:

@@ -17,6 +17,10 @@
   var results = document.getElementById("results");
   var exampleList = document.getElementById("example-list");
   var sparqlUrl = page.dataset.sparqlUrl;
+  // IRIs the store mints ({base_iri}id/...) link to their page on this server, whatever
+  // host name the base IRI has (a proxy's, or localhost while the page came from 127.0.0.1).
+  var dataBase = (page.dataset.baseIri || "") + "id/";
+  var idPath = page.dataset.idPath || "/id/";
   var projectPrefixes = JSON.parse(document.getElementById("prefix-data").textContent);
   var examples = JSON.parse(document.getElementById("example-data").textContent);
   var running = null;
@@ -98,16 +102,20 @@
     return match ? match[1].toUpperCase() : "SELECT";
   }
 
-  // Rendering of one RDF term of a SPARQL JSON result.
+  // Rendering of one RDF term of a SPARQL JSON result. An IRI is one line: compact
+  // (prefix:local, or "kind key" for the store's own resources), cut with an ellipsis when
+  // long, the full IRI in its title.
   function termNode(term, prefixes) {
     if (!term) return document.createTextNode("");
     if (term.type === "uri") {
+      var local = dataBase !== "id/" && term.value.indexOf(dataBase) === 0;
       // Only web IRIs become links: javascript:, data: and the like are shown as text.
-      var node = document.createElement(LINKABLE.test(term.value) ? "a" : "span");
-      if (node.tagName === "A") node.href = term.value;
-      else node.className = "iri";
+      var node = document.createElement(local || LINKABLE.test(term.value) ? "a" : "span");
+      node.className = "iri";
+      if (node.tagName === "A") node.href = local ? idPath + term.value.slice(dataBase.length) : term.value;
       node.title = term.value;
-      node.textContent = compact(term.value, prefixes);
+      node.dataset.iri = term.value;
+      node.textContent = local ? term.value.slice(dataBase.length).replace("/", " ") : compact(term.value, prefixes);
       return node;
     }
     if (term.type === "bnode") return document.createTextNode("_:" + term.value);
@@ -165,21 +173,24 @@
     return rows.length;
   }
 
-  // Labels next to IRIs: one query for the rdfs:label of the IRIs shown (the store's
-  // vocabulary graph labels every concept); table.dataset.labels says when it is done.
+  // Labels next to IRIs: one query for the rdfs:label or skos:prefLabel of the IRIs shown
+  // (the store's vocabulary graph labels every concept), English or untagged preferred;
+  // table.dataset.labels says when it is done.
   var MAX_LABELLED = 200;
+  function rank(lang) { return lang === "en" ? 0 : lang === "" ? 1 : /^en-/.test(lang) ? 2 : 3; }
   function addLabels(table) {
-    var nodes = table.querySelectorAll("tbody [title]");
+    var nodes = table.querySelectorAll("tbody [data-iri]");
     var iris = [];
     nodes.forEach(function (node) {
-      var iri = node.title;
+      var iri = node.dataset.iri;
       if (iris.indexOf(iri) < 0 && iris.length < MAX_LABELLED && !/[\s<>"{}|^`\\]/.test(iri)) iris.push(iri);
     });
     if (!iris.length) { table.dataset.labels = "none"; return; }
     var query = "PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>\n" +
-      "SELECT ?iri (SAMPLE(?name) AS ?label) WHERE { VALUES ?iri { " +
+      "PREFIX skos: <http://www.w3.org/2004/02/skos/core#>\n" +
+      "SELECT DISTINCT ?iri ?label WHERE { VALUES ?iri { " +
       iris.map(function (iri) { return "<" + iri + ">"; }).join(" ") +
-      " } GRAPH ?g { ?iri rdfs:label ?name } } GROUP BY ?iri";
+      " } GRAPH ?g { ?iri rdfs:label|skos:prefLabel ?label } FILTER(isLiteral(?label)) } LIMIT 2000";
     fetch(sparqlUrl + "?format=json", {
       method: "POST",
       headers: withToken({ "Content-Type": "application/x-www-form-urlencoded", Accept: "application/sparql-results+json" }),
@@ -188,12 +199,17 @@
       .then(function (response) { return response.ok ? response.json() : { results: { bindings: [] } }; })
       .then(function (data) {
         var labels = {};
-        data.results.bindings.forEach(function (row) { labels[row.iri.value] = row.label.value; });
+        data.results.bindings.forEach(function (row) {
+          var lang = (row.label["xml:lang"] || "").toLowerCase();
+          var known = labels[row.iri.value];
+          if (!known || rank(lang) < known.rank) labels[row.iri.value] = { text: row.label.value, rank: rank(lang) };
+        });
         nodes.forEach(function (node) {
-          if (labels[node.title] === undefined) return;
+          var found = labels[node.dataset.iri];
+          if (found === undefined) return;
           var label = document.createElement("span");
           label.className = "label";
-          label.textContent = " (" + labels[node.title] + ")";
+          label.textContent = " (" + found.text + ")";
           node.parentNode.insertBefore(label, node.nextSibling);
         });
         table.dataset.labels = "done";
