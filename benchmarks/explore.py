@@ -34,7 +34,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 # The query benchmark's helpers (benchmarks/query.py): the same dataset, described the same way.
-from query import SERVER_ENV, describe, fairdicom, free_port, load, percentile
+from query import SERVER_ENV, build_store, describe, free_port, load, percentile
 
 ADMIN = "bench-admin"
 VIEWS = [
@@ -47,35 +47,6 @@ VIEWS = [
 ]
 """Selections a researcher makes, from nothing to four facets (values the synthetic corpus
 has; a value it lacks would answer 400 and stop the run)."""
-
-
-def build(work: Path, instances: int) -> Path:
-    """Make the query benchmark's corpus and store (once per work folder); return the store."""
-    store = work / "store"
-    if not store.exists():
-        fairdicom(
-            "synth",
-            str(work / "corpus"),
-            "--patients",
-            str(max(3, instances // 165)),
-            "--seed",
-            "9",
-            "--instances-per-series",
-            "30",
-            "60",
-        )
-        fairdicom(
-            "ingest",
-            str(work / "corpus"),
-            "--dataset",
-            "bench",
-            "--store",
-            str(store),
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        subprocess.run(["rm", "-rf", str(work / "corpus")], check=True)
-    return store
 
 
 def serve(store: Path, port: int) -> subprocess.Popen[bytes]:
@@ -145,7 +116,7 @@ def main() -> None:
     work.mkdir(parents=True, exist_ok=True)
     describe(work)
     started = time.perf_counter()
-    store = build(work, args.instances)
+    store = build_store(work, args.instances)
     print(f"store of ~{args.instances} instances ready in {time.perf_counter() - started:.0f} s")
     port = free_port()
     server = serve(store, port)

@@ -77,16 +77,15 @@ def describe(work: Path) -> None:
         env["FAIRDICOM_DESCRIPTIONS"] = str(descriptions)
 
 
-def build(work: Path, instances: int) -> tuple[Path, Path]:
-    """Make the corpus, the fairdicom store and the Oxigraph store; return both stores."""
-    store, oxstore = work / "store", work / "oxigraph"
+def build_store(work: Path, instances: int) -> Path:
+    """Make the corpus and the fairdicom store (once per work folder); return the store."""
+    store = work / "store"
     if not store.exists():
-        patients = max(3, instances // 165)
         fairdicom(
             "synth",
             str(work / "corpus"),
             "--patients",
-            str(patients),
+            str(max(3, instances // 165)),
             "--seed",
             "9",
             "--instances-per-series",
@@ -104,6 +103,12 @@ def build(work: Path, instances: int) -> tuple[Path, Path]:
             stderr=subprocess.DEVNULL,
         )
         shutil.rmtree(work / "corpus")
+    return store
+
+
+def build(work: Path, instances: int) -> tuple[Path, Path]:
+    """Make the corpus, the fairdicom store and the Oxigraph store; return both stores."""
+    store, oxstore = build_store(work, instances), work / "oxigraph"
     if not oxstore.exists():
         dump = work / "dump.nq"
         with dump.open("wb") as out:

@@ -28,17 +28,10 @@ from typing import Any
 import pytest
 
 from tests.servers import wait_until
+from tests.test_query_page import CHROMIUM, CHROMIUM_FLAGS
 
-CHROMIUM = Path("/usr/bin/chromium")
 FLAGS = (
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
+    *CHROMIUM_FLAGS,
     "--disable-extensions",
     "--hide-scrollbars",
     # A page left and come back to is loaded again (with its load event), not restored from

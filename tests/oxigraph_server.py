@@ -4,11 +4,8 @@ the tests of the remote store; started and waited on by the line it prints once 
 from __future__ import annotations
 
 import shutil
-import signal
 import socket
-import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -16,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.servers import STARTUP_DEADLINE, free_port
+from tests.engine_process import EngineProcess
+from tests.servers import free_port
 
 READY = "Listening for requests at "
 """What ``oxigraph serve`` prints on standard error once its socket listens."""
@@ -38,20 +36,24 @@ class OxigraphServer:
     timeout: int = 10
     """Seconds the server lets a query run (its ``--timeout-s``): it stops it then, whether or
     not its client is still there."""
-    process: subprocess.Popen[bytes] | None = None
-    reader: threading.Thread | None = None
+    running: EngineProcess | None = None
 
     @property
     def url(self) -> str:
         """Return the server's base URL (``--store`` for fairdicom)."""
         return f"http://127.0.0.1:{self.port}"
 
+    def settings(self) -> dict[str, str]:
+        """Return fairdicom's settings for this server beyond its URL (none: the defaults are
+        Oxigraph server's endpoints)."""
+        return {}
+
     def start(self) -> None:
         """Start the server and return once it listens (the line it prints, then a connect)."""
         command = oxigraph_command()
         if command is None:
             pytest.skip("the oxigraph server is missing: pip install -e '.[test]' installs it")
-        process = subprocess.Popen(
+        self.running = EngineProcess.start(
             [
                 command,
                 "serve",
@@ -62,59 +64,24 @@ class OxigraphServer:
                 "--timeout-s",
                 str(self.timeout),
             ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            start_new_session=True,
+            self.log,
+            READY,
+            "oxigraph serve",
         )
-        ready = threading.Event()
-
-        def copy() -> None:
-            assert process.stderr is not None
-            with self.log.open("ab") as out:
-                for line in process.stderr:
-                    out.write(line)
-                    out.flush()
-                    if line.decode("utf-8", "replace").startswith(READY):
-                        ready.set()
-            ready.set()  # ended without listening
-
-        self.reader = threading.Thread(target=copy, daemon=True)
-        self.reader.start()
-        self.process = process
-        if not ready.wait(STARTUP_DEADLINE) or process.poll() is not None:
-            self.stop()
-            pytest.fail(f"oxigraph serve did not start:\n{self.log.read_text(errors='replace')}")
         with socket.create_connection(("127.0.0.1", self.port), timeout=30):
             pass
 
     def kill(self) -> None:
         """Kill the server at once (SIGKILL), as a crash or a power cut would."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGKILL)
-            self.process.wait()
-        self._release()
+        if self.running is not None:
+            self.running.kill()
+            self.running = None
 
     def stop(self) -> None:
         """Stop the server (SIGTERM, then SIGKILL)."""
-        if self.process is None:
-            return
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.kill()
-        self._release()
-
-    def _release(self) -> None:
-        """Wait for the ended process's output to be copied; close its pipe."""
-        if self.process is None:
-            return
-        if self.reader is not None:
-            self.reader.join(30)
-        if self.process.stderr is not None:
-            self.process.stderr.close()
-        self.process = None
+        if self.running is not None:
+            self.running.stop()
+            self.running = None
 
 
 @contextmanager

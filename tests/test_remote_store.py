@@ -22,6 +22,7 @@ import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Protocol
 
 import pytest
 import rdflib
@@ -103,13 +104,22 @@ def copy_patients(target: Path, names: list[str]) -> Path:
     return target
 
 
-class Stores:
-    """An embedded store and an Oxigraph server fed the same corpus with the same secret."""
+class Engine(Protocol):
+    """A SPARQL engine's server for the tests (Oxigraph server, Virtuoso)."""
 
-    def __init__(self, root: Path, server: OxigraphServer) -> None:
+    @property
+    def url(self) -> str: ...
+
+    def settings(self) -> dict[str, str]: ...
+
+
+class Stores:
+    """An embedded store and an engine's server fed the same corpus with the same secret."""
+
+    def __init__(self, root: Path, server: Engine) -> None:
         self.server = server
         self.embedded = clean_env(str(root / "embedded"), root / "embedded-data")
-        self.remote = clean_env(server.url, root / "remote-data")
+        self.remote = clean_env(server.url, root / "remote-data", **server.settings())
 
     def both(self) -> tuple[dict[str, str], dict[str, str]]:
         return self.embedded, self.remote

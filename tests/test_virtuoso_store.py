@@ -32,6 +32,7 @@ from tests.test_remote_store import (
     DATETIME,
     EXAMPLES,
     JSON,
+    Stores,
     _get,
     _run_free,
     _status,
@@ -73,18 +74,6 @@ def _value(term: rdflib.term.Node) -> rdflib.term.Node:
     if isinstance(term, rdflib.Literal) and term.datatype in SAME_VALUE:
         return rdflib.Literal(term.toPython(), datatype=SAME_VALUE[term.datatype])
     return term
-
-
-class Stores:
-    """An embedded store and a Virtuoso fed the same corpus with the same secret."""
-
-    def __init__(self, root: Path, server: VirtuosoServer) -> None:
-        self.server = server
-        self.embedded = clean_env(str(root / "embedded"), root / "embedded-data")
-        self.remote = clean_env(server.url, root / "remote-data", **server.settings())
-
-    def both(self) -> tuple[dict[str, str], dict[str, str]]:
-        return self.embedded, self.remote
 
 
 @pytest.fixture(scope="module")

@@ -5,9 +5,7 @@ temporary directory, waited on by the line it prints once it listens."""
 from __future__ import annotations
 
 import shutil
-import signal
 import subprocess
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -15,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.servers import STARTUP_DEADLINE, free_port
+from tests.engine_process import EngineProcess
+from tests.servers import free_port
 
 READY = "Server online at "
 """What ``virtuoso-t +foreground`` prints once its SQL and HTTP sockets listen."""
@@ -95,8 +94,7 @@ class VirtuosoServer:
     how Virtuoso compiles updates (with it, the ``/sparql`` endpoint adds ``define
     sql:big-data-const 0``: the failures that :data:`fairdicom.store.remote_store.VIRTUOSO_UPDATE`
     avoids), so the default is what the tests run on."""
-    process: subprocess.Popen[bytes] | None = None
-    reader: threading.Thread | None = None
+    running: EngineProcess | None = None
 
     @property
     def url(self) -> str:
@@ -130,32 +128,13 @@ class VirtuosoServer:
                 cost_limit=self.cost_limit,
             )
         )
-        process = subprocess.Popen(
+        self.running = EngineProcess.start(
             [server, "+foreground", "+configfile", str(ini)],
+            self.log,
+            READY,
+            "virtuoso-t",
             cwd=self.directory,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
         )
-        ready = threading.Event()
-
-        def copy() -> None:
-            assert process.stdout is not None
-            with self.log.open("ab") as out:
-                for line in process.stdout:
-                    out.write(line)
-                    out.flush()
-                    if READY in line.decode("utf-8", "replace"):
-                        ready.set()
-            ready.set()  # ended without listening
-
-        self.reader = threading.Thread(target=copy, daemon=True)
-        self.reader.start()
-        self.process = process
-        if not ready.wait(STARTUP_DEADLINE) or process.poll() is not None:
-            self.stop()
-            pytest.fail(f"virtuoso-t did not start:\n{self.log.read_text(errors='replace')}")
         if first:
             self.sql(client, *SETUP)
 
@@ -174,32 +153,15 @@ class VirtuosoServer:
 
     def kill(self) -> None:
         """Kill the server at once (SIGKILL), as a crash or a power cut would."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGKILL)
-            self.process.wait()
-        self._release()
+        if self.running is not None:
+            self.running.kill()
+            self.running = None
 
     def stop(self) -> None:
         """Stop the server (SIGTERM: it checkpoints and ends; SIGKILL after 60 s)."""
-        if self.process is None:
-            return
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                self.kill()
-        self._release()
-
-    def _release(self) -> None:
-        """Wait for the ended process's output to be copied; close its pipe."""
-        if self.process is None:
-            return
-        if self.reader is not None:
-            self.reader.join(30)
-        if self.process.stdout is not None:
-            self.process.stdout.close()
-        self.process = None
+        if self.running is not None:
+            self.running.stop(timeout=60)
+            self.running = None
 
 
 @contextmanager

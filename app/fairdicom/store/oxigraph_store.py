@@ -27,6 +27,7 @@ from fairdicom.rdf.terms import BlankNode, Iri, Literal, Term
 from fairdicom.sparql_files import sparql
 from fairdicom.store import oxigraph_answers, query_formats
 from fairdicom.store.base import STORE_DATASET, Answer, Dataset, StaleView
+from fairdicom.store.replace_update import replace_operations
 
 BULK_LOAD_MAX_BYTES = 64 * 2**20
 """Largest data given to one bulk load: Oxigraph's bulk loader adds up to a million quads in
@@ -130,29 +131,10 @@ class _OxigraphStore:
         inserts: Mapping[str, list[str]],
         orphans: Mapping[str, Sequence[Iterable[str]]] | None = None,
     ) -> None:
-        parts = []
-        for graph, subjects in deletes.items():
-            values = " ".join(subjects)
-            if values:
-                parts.append(
-                    sparql(__file__, "delete_subjects")
-                    .replace("$GRAPH", f"<{graph}>")
-                    .replace("$SUBJECTS", values)
-                )
         data = "".join(
             f"GRAPH <{g}> {{\n{''.join(lines)}}}\n" for g, lines in inserts.items() if lines
         )
-        if data:
-            parts.append(f"INSERT DATA {{\n{data}}}")
-        for graph, levels in (orphans or {}).items():
-            for nodes in levels:
-                values = " ".join(nodes)
-                if values:
-                    parts.append(
-                        sparql(__file__, "delete_orphans")
-                        .replace("$GRAPH", f"<{graph}>")
-                        .replace("$NODES", values)
-                    )
+        parts = replace_operations(deletes, f"INSERT DATA {{\n{data}}}" if data else "", orphans)
         if parts:
             self.update(" ;\n".join(parts))
 

@@ -36,6 +36,7 @@ from fairdicom.store.base import GRAPH, STORE_DATASET, Answer, Dataset, negotiat
 from fairdicom.store.oxigraph_answers import graph_bytes, iri, parse_document
 from fairdicom.store.oxigraph_store import term
 from fairdicom.store.remote_generation import bump
+from fairdicom.store.replace_update import replace_operations
 
 if TYPE_CHECKING:
     from fairdicom.store.remote_location import RemoteLocation
@@ -187,27 +188,7 @@ class RemoteStore:
         inserts: Mapping[str, list[str]],
         orphans: Mapping[str, Sequence[Iterable[str]]] | None = None,
     ) -> None:
-        parts = []
-        for graph, subjects in deletes.items():
-            values = " ".join(subjects)
-            if values:
-                parts.append(
-                    sparql(__file__, "delete_subjects")
-                    .replace("$GRAPH", f"<{graph}>")
-                    .replace("$SUBJECTS", values)
-                )
-        data = _insert_data(inserts)
-        if data:
-            parts.append(data)
-        for graph, levels in (orphans or {}).items():
-            for nodes in levels:
-                values = " ".join(nodes)
-                if values:
-                    parts.append(
-                        sparql(__file__, "delete_orphans")
-                        .replace("$GRAPH", f"<{graph}>")
-                        .replace("$NODES", values)
-                    )
+        parts = replace_operations(deletes, _insert_data(inserts), orphans)
         if parts:
             self._write(parts)
 
