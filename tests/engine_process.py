@@ -1,12 +1,15 @@
-"""A SPARQL engine's server process for the tests (``oxigraph serve``, ``virtuoso-t``): its
-output copied to a log file, started and waited on by the line it prints once it listens,
-killed or stopped as a crash or an operator would."""
+"""A server process for the tests (``oxigraph serve``, ``virtuoso-t``, a Dask scheduler or
+worker): its output copied to a log file, started and waited on by the line it prints once it
+listens, killed or stopped as a crash or an operator would."""
 
 from __future__ import annotations
 
+import os
+import re
 import signal
 import subprocess
 import threading
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,21 +20,32 @@ from tests.servers import STARTUP_DEADLINE
 
 @dataclass
 class EngineProcess:
-    """A running engine process and the thread that copies its output to its log."""
+    """A running server process and the thread that copies its output to its log."""
 
     process: subprocess.Popen[bytes]
     reader: threading.Thread
     log: Path
+    found: str = ""
+    """What the ready line said: the pattern's first group (an address), or the whole match."""
 
     @classmethod
     def start(
-        cls, command: list[str], log: Path, ready: str, what: str, cwd: Path | None = None
+        cls,
+        command: list[str],
+        log: Path,
+        ready: str,
+        what: str,
+        cwd: Path | None = None,
+        env: dict[str, str] | None = None,
     ) -> EngineProcess:
-        """Start ``command`` and return once it prints a line holding ``ready``; fail the test
-        with its log when it ends or stays silent instead."""
+        """Start ``command`` and return once it prints a line that the regular expression
+        ``ready`` matches; fail the test with its log when it ends or stays silent instead."""
+        pattern = re.compile(ready)
+        found: list[str] = []
         process = subprocess.Popen(
             command,
             cwd=cwd,
+            env=env,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -45,7 +59,9 @@ class EngineProcess:
                 for line in process.stdout:
                     out.write(line)
                     out.flush()
-                    if ready in line.decode("utf-8", "replace"):
+                    match = pattern.search(line.decode("utf-8", "replace"))
+                    if match and not found:
+                        found.append(match.group(1) if pattern.groups else match.group(0))
                         listening.set()
             listening.set()  # ended without listening
 
@@ -55,6 +71,7 @@ class EngineProcess:
         if not listening.wait(STARTUP_DEADLINE) or process.poll() is not None:
             started.stop()
             pytest.fail(f"{what} did not start:\n{log.read_text(errors='replace')}")
+        started.found = found[0]
         return started
 
     def kill(self) -> None:
@@ -65,7 +82,8 @@ class EngineProcess:
         self._release()
 
     def stop(self, timeout: float = 30) -> None:
-        """Stop the process (SIGTERM, then SIGKILL after ``timeout`` seconds)."""
+        """Stop the process (SIGTERM, then SIGKILL after ``timeout`` seconds), and whatever it
+        started (its process group)."""
         if self.process.poll() is None:
             self.process.terminate()
             try:
@@ -73,6 +91,8 @@ class EngineProcess:
             except subprocess.TimeoutExpired:
                 self.process.send_signal(signal.SIGKILL)
                 self.process.wait()
+        with suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.process.pid, signal.SIGKILL)
         self._release()
 
     def _release(self) -> None:

@@ -6,13 +6,11 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
-import threading
 import zipfile
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,6 +19,7 @@ import pytest
 from fairdicom.dicom.synth import write_corpus
 
 from tests.conftest import ROOT
+from tests.engine_process import EngineProcess
 from tests.helpers import dataset_quads
 from tests.servers import free_port, wait_until
 
@@ -35,7 +34,7 @@ SECRET = "cluster-secret-5e0c41d9"
 DATASET = "cluster"
 DEADLINE = 120.0
 """Seconds a scheduler or worker may take to start: a last resort on a busy machine."""
-SCHEDULER_LINE = re.compile(r"Scheduler at:\s+(tcp://\S+)")
+SCHEDULER_LINE = r"Scheduler at:\s+(tcp://\S+)"
 PROBLEM = re.compile(r"^(\S+): (.+)$", re.MULTILINE)
 
 
@@ -51,28 +50,6 @@ class Cluster:
         return "\n".join(log.read_text(errors="replace") for log in self.logs if log.exists())
 
 
-class _Output(threading.Thread):
-    """Copy a process's output into a log file; signal when a line matches (or it ends)."""
-
-    def __init__(self, process: subprocess.Popen[bytes], log: Path, pattern: re.Pattern[str]):
-        super().__init__(daemon=True)
-        self.process, self.log, self.pattern = process, log, pattern
-        self.found = ""
-        self.event = threading.Event()
-
-    def run(self) -> None:
-        assert self.process.stdout is not None
-        with self.log.open("wb") as out:
-            for line in self.process.stdout:
-                out.write(line)
-                out.flush()
-                match = self.pattern.search(line.decode("utf-8", "replace"))
-                if match and not self.found:
-                    self.found = match.group(1)
-                    self.event.set()
-        self.event.set()
-
-
 def _environment(work: Path) -> dict[str, str]:
     """Return the environment of the cluster's processes: no FAIRDICOM_* (no secret), no key
     file within reach, Dask's own configuration isolated."""
@@ -84,34 +61,17 @@ def _environment(work: Path) -> dict[str, str]:
     return env
 
 
-def _start(
-    command: list[str], work: Path, name: str, pattern: re.Pattern[str]
-) -> tuple[subprocess.Popen[bytes], _Output]:
-    process = subprocess.Popen(
+def _start(command: list[str], work: Path, name: str, ready: str) -> EngineProcess:
+    """Start ``python -m dask COMMAND`` in the cluster's environment; return once it prints
+    a line that ``ready`` matches."""
+    return EngineProcess.start(
         [sys.executable, "-m", "dask", *command],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        env=_environment(work),
+        work / f"{name}.log",
+        ready,
+        f"the Dask {name}",
         cwd=work,
-        start_new_session=True,
+        env=_environment(work),
     )
-    output = _Output(process, work / f"{name}.log", pattern)
-    output.start()
-    return process, output
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-    with suppress(ProcessLookupError, PermissionError):
-        os.killpg(process.pid, signal.SIGKILL)  # whatever it started
-    if process.stdout is not None:
-        process.stdout.close()
 
 
 @contextmanager
@@ -119,7 +79,7 @@ def dask_cluster(work: Path, workers: int = 2) -> Iterator[Cluster]:
     """Run ``dask scheduler`` and ``workers`` ``dask worker`` processes (one thread each, no
     nanny) on 127.0.0.1 until the block ends; wait until the scheduler sees every worker."""
     work.mkdir(parents=True, exist_ok=True)
-    processes: list[tuple[subprocess.Popen[bytes], _Output]] = []
+    processes: list[EngineProcess] = []
     try:
         scheduler = _start(
             ["scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard"],
@@ -128,9 +88,7 @@ def dask_cluster(work: Path, workers: int = 2) -> Iterator[Cluster]:
             SCHEDULER_LINE,
         )
         processes.append(scheduler)
-        if not scheduler[1].event.wait(DEADLINE) or not scheduler[1].found:
-            pytest.fail(f"the Dask scheduler did not start:\n{scheduler[1].log.read_text()}")
-        cluster = Cluster(scheduler[1].found, logs=[scheduler[1].log])
+        cluster = Cluster(scheduler.found, logs=[scheduler.log])
         for number in range(workers):
             folder = work / f"worker{number}"
             folder.mkdir()
@@ -151,18 +109,17 @@ def dask_cluster(work: Path, workers: int = 2) -> Iterator[Cluster]:
                 ],
                 work,
                 f"worker{number}",
-                re.compile(r"(Registered to)"),
+                "Registered to",
             )
             processes.append(worker)
-            cluster.workers.append(worker[0])
-            cluster.logs.append(worker[1].log)
+            cluster.workers.append(worker.process)
+            cluster.logs.append(worker.log)
         with distributed.Client(cluster.address, timeout=30, set_as_default=False) as client:
             client.wait_for_workers(workers, timeout=DEADLINE)
         yield cluster
     finally:
-        for process, output in reversed(processes):
-            _stop(process)
-            output.join(30)
+        for process in reversed(processes):
+            process.stop()
 
 
 def _cli(work: Path, *args: str) -> subprocess.CompletedProcess[str]:
