@@ -16,13 +16,16 @@ page a browser gets) over one kept-open HTTP connection:
 3. repeat: the same views again, as a researcher going back and forth asks them (the HTML is
    built again; only the facts and the query answers are cached).
 
-Prints p50 / p95 / max per kind, over every view and round, with the machine's load average.
+Prints p50 / p95 / max per kind, over every view and round, with the machine's load average,
+and the CPU time the server's processes (the server and its query workers) spent per view: on a
+machine shared with other work the times depend on the load, the CPU time much less.
 """
 
 from __future__ import annotations
 
 import argparse
 import http.client
+import itertools
 import os
 import subprocess
 import sys
@@ -98,11 +101,27 @@ def bump(conn: http.client.HTTPConnection, number: int) -> None:
         raise SystemExit(f"the store write answered {answer.status}: {text[:300]!r}")
 
 
-def summary(name: str, seconds: list[float]) -> str:
+def group_cpu(pgid: int) -> float:
+    """Return the CPU seconds (user and system) the live processes of a process group used."""
+    ticks = 0
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as stat:
+                    fields = stat.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[2]) == pgid:
+                ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def summary(name: str, seconds: list[float], cpu: float) -> str:
     ms = [s * 1000 for s in seconds]
     return (
         f"{name:9} n={len(ms):4}  p50 {percentile(ms, 50):7.1f} ms  "
-        f"p95 {percentile(ms, 95):7.1f} ms  max {max(ms):7.1f} ms"
+        f"p95 {percentile(ms, 95):7.1f} ms  max {max(ms):7.1f} ms  "
+        f"cpu {cpu * 1000 / len(ms):6.1f} ms/view"
     )
 
 
@@ -126,21 +145,26 @@ def main() -> None:
         for path in paths:  # warm: worker processes started, templates compiled
             get(conn, path)
         cold, new, repeat = [], [], []
+        cpu = [group_cpu(server.pid)]
         for round_number in range(args.rounds):
             for index, path in enumerate(paths):
                 bump(conn, round_number * len(paths) + index)
                 cold.append(get(conn, path))
+        cpu.append(group_cpu(server.pid))  # the writes count too: a little more per cold view
         for round_number in range(args.rounds):
             for path in paths:
                 fresh = f"{path}&age_max={200 + round_number}" if "?" in path else path
                 new.append(get(conn, fresh.replace("?&", "?")))
+        cpu.append(group_cpu(server.pid))
         for _ in range(args.rounds):
             for path in paths:
                 repeat.append(get(conn, path))
+        cpu.append(group_cpu(server.pid))
+        spent = [after - before for before, after in itertools.pairwise(cpu)]
         print(f"explorer views at ~{args.instances} instances ({load()})")
-        print(summary("cold", cold))
-        print(summary("new", new))
-        print(summary("repeat", repeat))
+        print(summary("cold", cold, spent[0]))
+        print(summary("new", new, spent[1]))
+        print(summary("repeat", repeat, spent[2]))
     finally:
         os.killpg(server.pid, 15)
         server.wait(timeout=60)

@@ -24,6 +24,15 @@ first round is a warm-up (the workers open the store) and is not counted.
 ``--remote`` also ingests each corpus into a real ``oxigraph serve`` (PyPI package ``oxigraph``)
 started by the benchmark on 127.0.0.1, through ``--store http://127.0.0.1:PORT``, and prints its
 rate as a ratio to the embedded store's.
+
+Nothing measured is lost when a later step fails: each size's ingest figures are printed as soon
+as the ingest ends (with ``--json``, also written to ``--json-file``, default
+``WORKDIR/scale.json``, after every step), before the server starts; the server is awaited by
+its own readiness line (``stop with Ctrl-C``, printed once it listens and has said its notes)
+within a bound that grows with the store (``READY_SECONDS`` + ``READY_SECONDS_PER_GIB`` per GiB),
+and a server that never gets ready, or a query that fails, is recorded in the figures
+(``queries_error``) instead of ending the run. ``--serve STORE`` measures only the serving part
+(start-up and the example queries) on an existing store, e.g. a copy of a 1M store.
 """
 
 from __future__ import annotations
@@ -39,8 +48,10 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.parse
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -64,6 +75,16 @@ query_bench = _sibling("query")
 
 EXAMPLES = sorted((ROOT / "app" / "fairdicom" / "web" / "examples").glob("*.rq"))
 DEFAULT_SIZES = [10_000, 100_000, 1_000_000]
+READY_LINE = "stop with Ctrl-C"
+"""What ``fairdicom serve`` prints once it listens and has said its start-up notes."""
+READY_SECONDS = 60.0
+READY_SECONDS_PER_GIB = 60.0
+"""The wait for the server's readiness: a base plus a share per GiB of the store (its start-up
+reads no data, so it takes seconds at any size; the bound is for a machine under load)."""
+
+
+class BenchmarkError(Exception):
+    """A step of one size failed; the figures measured before it are kept."""
 
 
 def folder_bytes(folder: Path) -> int:
@@ -91,21 +112,58 @@ def rows_of(reply: bytes) -> int:
     return len(answer["results"]["bindings"]) if "results" in answer else 1
 
 
-def query_latencies(store: Path, repeats: int) -> dict[str, dict[str, float]]:
-    """Serve the store; send each example ``repeats`` times (unique texts); return p50, p95
-    (ms) and rows per example."""
+class _ServerOutput(threading.Thread):
+    """Copy the server's output into a log file; signal its readiness line, or its end."""
+
+    def __init__(self, process: subprocess.Popen[bytes], log: Path) -> None:
+        super().__init__(daemon=True)
+        self.process, self.log = process, log
+        self.ready = threading.Event()
+
+    def run(self) -> None:
+        assert self.process.stdout is not None
+        with self.log.open("wb") as out:
+            for line in self.process.stdout:
+                out.write(line)
+                out.flush()
+                if READY_LINE in line.decode("utf-8", "replace"):
+                    self.ready.set()
+        self.ready.set()  # ended without the line: the caller sees the process gone
+
+
+def wait_served(process: subprocess.Popen[bytes], output: _ServerOutput, store: Path) -> float:
+    """Wait for the server's readiness line within a bound that grows with the store, then for
+    its /status; return the seconds since it was started."""
+    bound = READY_SECONDS + READY_SECONDS_PER_GIB * folder_bytes(store) / 2**30
+    started = time.perf_counter()
+    if not output.ready.wait(bound) or process.poll() is not None:
+        how = f"exited {process.poll()}" if process.poll() is not None else f"silent {bound:.0f} s"
+        tail = output.log.read_text(errors="replace")[-2000:]
+        raise BenchmarkError(f"fairdicom serve {how} instead of getting ready:\n{tail}")
+    return time.perf_counter() - started
+
+
+def query_latencies(store: Path, repeats: int, work: Path) -> dict[str, Any]:
+    """Serve the store; send each example ``repeats`` times (unique texts); return the seconds
+    the server took to get ready and the p50, p95 (ms) and rows of each example."""
     port = query_bench.free_port()
+    env = {**query_bench.SERVER_ENV, "FAIRDICOM_DATA_DIR": str(site_of(store, work))}
+    started = time.perf_counter()
     server = subprocess.Popen(
         [*query_bench.FAIRDICOM, "serve", "--store", str(store), "--port", str(port)],
-        env=query_bench.SERVER_ENV,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
     )
+    output = _ServerOutput(server, work / "serve.log")
+    output.start()
     texts = [(path.stem, path.read_text(encoding="utf-8")) for path in EXAMPLES]
     latencies: dict[str, list[float]] = {name: [] for name, _ in texts}
     rows: dict[str, int] = {}
     try:
-        query_bench.wait_ready(port, "/sparql")
+        wait_served(server, output, store)
+        status(port)
+        ready = time.perf_counter() - started
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
         for round_ in range(repeats + 1):
             for name, text in texts:
@@ -121,7 +179,7 @@ def query_latencies(store: Path, repeats: int) -> dict[str, dict[str, float]]:
                 data = reply.read()
                 seconds = time.perf_counter() - started
                 if reply.status != 200:
-                    raise SystemExit(f"{name}: HTTP {reply.status}: {data[:500]!r}")
+                    raise BenchmarkError(f"{name}: HTTP {reply.status}: {data[:500]!r}")
                 rows[name] = rows_of(data)
                 if round_:  # the first round warms the workers up
                     latencies[name].append(seconds)
@@ -129,14 +187,39 @@ def query_latencies(store: Path, repeats: int) -> dict[str, dict[str, float]]:
     finally:
         server.terminate()
         server.wait(timeout=60)
+        output.join(10)
     return {
-        name: {
-            "p50_ms": round(query_bench.percentile(values, 50) * 1000, 1),
-            "p95_ms": round(query_bench.percentile(values, 95) * 1000, 1),
-            "rows": rows[name],
-        }
-        for name, values in latencies.items()
+        "serve_ready_seconds": round(ready, 2),
+        "queries": {
+            name: {
+                "p50_ms": round(query_bench.percentile(values, 50) * 1000, 1),
+                "p95_ms": round(query_bench.percentile(values, 95) * 1000, 1),
+                "rows": rows[name],
+            }
+            for name, values in latencies.items()
+        },
     }
+
+
+def status(port: int) -> None:
+    """Ask the server for its /status once (it listens: the readiness line says so)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    try:
+        conn.request("GET", "/status")
+        reply = conn.getresponse()
+        reply.read()
+    finally:
+        conn.close()
+    if reply.status != 200:
+        raise BenchmarkError(f"/status answered HTTP {reply.status}")
+
+
+def site_of(store: Path, work: Path) -> Path:
+    """Return the data folder of a store: where its ingest wrote the dumps (``STORE-site``)
+    when that is in the work folder, else a folder of the work folder (a store given with
+    ``--serve`` may be read-only)."""
+    site = store.parent / f"{store.name}-site"
+    return site if store.parent == work else work / f"{store.name}-serve-site"
 
 
 def remote_ingest(folder: Path, work: Path) -> tuple[float, int]:
@@ -184,8 +267,25 @@ def remote_ingest(folder: Path, work: Path) -> tuple[float, int]:
         shutil.rmtree(location, ignore_errors=True)
 
 
-def measure(work: Path, size: int, repeats: int, remote: bool) -> dict[str, Any]:
-    """Return the figures of one size."""
+class Report:
+    """The figures of every size so far: printed as each step ends, kept in a JSON file."""
+
+    def __init__(self, json_file: Path | None) -> None:
+        self.results: list[dict[str, Any]] = []
+        self.json_file = json_file
+
+    def step(self, figures: dict[str, Any], what: str) -> None:
+        """Print a size's figures after a step; write every figure so far to the JSON file."""
+        if not any(kept is figures for kept in self.results):
+            self.results.append(figures)
+        figures["load_average_before_after"][1] = round(os.getloadavg()[0], 1)
+        print(f"--- {what}, about {figures['size']:,} files: {json.dumps(figures)}", flush=True)
+        if self.json_file is not None:
+            self.json_file.write_text(json.dumps(self.results, indent=1) + "\n", encoding="utf-8")
+
+
+def measure(work: Path, size: int, repeats: int, remote: bool, report: Report) -> None:
+    """Measure one size: the ingest, then the queries, then the remote ingest; report each."""
     folder, files = ingest_bench.corpus(work, size)
     store = work / "store"
     load = os.getloadavg()[0]
@@ -201,8 +301,11 @@ def measure(work: Path, size: int, repeats: int, remote: bool) -> dict[str, Any]
         "peak_rss_mib_child": round(run["peak_rss_mib_worker"]),
         "store_bytes_per_instance": round(folder_bytes(store) / len(files)),
         "store_quads": store_quads(store),
+        "load_average_before_after": [round(load, 1), round(os.getloadavg()[0], 1)],
     }
-    figures["queries"] = query_latencies(store, repeats)
+    report.step(figures, "ingest")
+    serve(store, repeats, work, figures)
+    report.step(figures, "queries")
     if remote:
         seconds, quads = remote_ingest(folder, work)
         figures["remote_files_per_s"] = round(len(files) / seconds, 1)
@@ -210,53 +313,91 @@ def measure(work: Path, size: int, repeats: int, remote: bool) -> dict[str, Any]
         figures["remote_rate_ratio"] = round(
             figures["remote_files_per_s"] / figures["ingest_files_per_s"], 3
         )
-    figures["load_average_before_after"] = [round(load, 1), round(os.getloadavg()[0], 1)]
+        report.step(figures, "remote ingest")
     shutil.rmtree(store, ignore_errors=True)
-    return figures
+
+
+def serve(store: Path, repeats: int, work: Path, figures: dict[str, Any]) -> None:
+    """Add the server's start-up and the examples' latencies to ``figures`` (or the error that
+    stopped them)."""
+    try:
+        figures.update(query_latencies(store, repeats, work))
+    except (BenchmarkError, OSError) as exc:
+        figures["queries_error"] = str(exc)
+
+
+def measure_served(store: Path, repeats: int, work: Path, report: Report) -> None:
+    """Measure only the serving part on an existing store (``--serve``)."""
+    instances = ingest_bench.pyoxigraph.Store.read_only(str(store)).query(INSTANCES)
+    figures: dict[str, Any] = {
+        "size": int(next(iter(instances))[0].value),
+        "store": str(store),
+        "load_average_before_after": [round(os.getloadavg()[0], 1), 0.0],
+    }
+    serve(store, repeats, work, figures)
+    report.step(figures, "queries")
+
+
+INSTANCES = """PREFIX fd: <https://w3id.org/fairdicom/ontology#>
+SELECT (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?instance fd:inSeries ?series } }"""
+"""The instances of a store (each is in one series)."""
 
 
 def table(results: list[dict[str, Any]]) -> str:
-    """Return the figures as a Markdown table: a column per size."""
-    first = results[0]["ingest_files_per_s"]
-    head = "| figure | " + " | ".join(f"{r['files']:,} files" for r in results) + " |"
+    """Return the figures as a Markdown table: a column per size ("-" where a step failed or
+    was not run)."""
+    first = next((r["ingest_files_per_s"] for r in results if "ingest_files_per_s" in r), None)
+    head = "| figure | " + " | ".join(f"{r.get('files', r['size']):,}" for r in results) + " |"
     lines = [head, "|---|" + "---|" * len(results)]
 
-    def row(label: str, cells: list[str]) -> None:
-        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    def row(label: str, cell: Callable[[dict[str, Any]], str]) -> None:
+        cells = []
+        for r in results:
+            try:
+                cells.append(cell(r))
+            except (KeyError, TypeError, ValueError):
+                cells.append("-")
+        if any(c != "-" for c in cells):
+            lines.append(f"| {label} | " + " | ".join(cells) + " |")
 
-    row("ingest, files/s", [f"{r['ingest_files_per_s']:.0f}" for r in results])
-    row("rate / smallest size's", [f"{r['ingest_files_per_s'] / first:.2f}" for r in results])
+    row("ingest, files/s", lambda r: f"{r['ingest_files_per_s']:.0f}")
+    row("rate / smallest size's", lambda r: f"{r['ingest_files_per_s'] / first:.2f}")
     row(
         "ingest seconds (start-up)",
-        [f"{r['ingest_seconds']:.0f} ({r['startup_seconds']:.1f})" for r in results],
+        lambda r: f"{r['ingest_seconds']:.0f} ({r['startup_seconds']:.1f})",
     )
-    row("peak RSS, ingest process, MiB", [str(r["peak_rss_mib_ingest"]) for r in results])
-    row("peak RSS, largest child, MiB", [str(r["peak_rss_mib_child"]) for r in results])
-    row("store bytes per instance", [f"{r['store_bytes_per_instance']:,}" for r in results])
-    row("quads of the dataset", [f"{r['store_quads']:,}" for r in results])
-    if "remote_rate_ratio" in results[0]:
-        row(
-            "oxigraph serve: files/s (ratio)",
-            [f"{r['remote_files_per_s']:.0f} ({r['remote_rate_ratio']:.2f})" for r in results],
-        )
-    for name in results[0]["queries"]:
-        row(
-            f"`{name}` p50 / p95 ms (rows)",
-            [
-                f"{q['p50_ms']:.0f} / {q['p95_ms']:.0f} ({q['rows']})"
-                for q in (r["queries"][name] for r in results)
-            ],
-        )
-    worst = [max(q["p95_ms"] for q in r["queries"].values()) for r in results]
-    row("slowest example's p95, ms", [f"{value:.0f}" for value in worst])
+    row("catalogue refresh after the ingest, s", lambda r: f"{r['catalogue_seconds']:.1f}")
+    row("peak RSS, ingest process, MiB", lambda r: str(r["peak_rss_mib_ingest"]))
+    row("peak RSS, largest child, MiB", lambda r: str(r["peak_rss_mib_child"]))
+    row("store bytes per instance", lambda r: f"{r['store_bytes_per_instance']:,}")
+    row("quads of the dataset", lambda r: f"{r['store_quads']:,}")
+    row(
+        "oxigraph serve: files/s (ratio)",
+        lambda r: f"{r['remote_files_per_s']:.0f} ({r['remote_rate_ratio']:.2f})",
+    )
+    row("`fairdicom serve` ready after, s", lambda r: f"{r['serve_ready_seconds']:.1f}")
+    names = sorted({name for r in results for name in r.get("queries", {})})
+    for name in names:
+        row(f"`{name}` p50 / p95 ms (rows)", _query_cell(name))
+    row(
+        "slowest example's p95, ms",
+        lambda r: f"{max(q['p95_ms'] for q in r['queries'].values()):.0f}",
+    )
+    row("queries not measured", lambda r: r["queries_error"].splitlines()[0][:80])
     row(
         "load average before, after",
-        [
-            f"{r['load_average_before_after'][0]}, {r['load_average_before_after'][1]}"
-            for r in results
-        ],
+        lambda r: "{}, {}".format(*r["load_average_before_after"]),
     )
     return "\n".join(lines)
+
+
+def _query_cell(name: str) -> Callable[[dict[str, Any]], str]:
+    """Return the table cell of one example at one size."""
+
+    def cell(figures: dict[str, Any]) -> str:
+        return "{p50_ms:.0f} / {p95_ms:.0f} ({rows})".format(**figures["queries"][name])
+
+    return cell
 
 
 def main() -> None:
@@ -268,7 +409,13 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=20, help="requests per example and size")
     parser.add_argument("--workdir", type=Path, help="keeps the corpora (default: a temp dir)")
     parser.add_argument("--remote", action="store_true", help="also ingest into oxigraph serve")
-    parser.add_argument("--json", action="store_true")
+    parser.add_argument(
+        "--serve", type=Path, metavar="STORE", help="only serve this existing store and query it"
+    )
+    parser.add_argument("--json", action="store_true", help="write and print the figures as JSON")
+    parser.add_argument(
+        "--json-file", type=Path, help="where --json writes them (default: WORKDIR/scale.json)"
+    )
     args = parser.parse_args()
     work = args.workdir or Path(tempfile.mkdtemp(prefix="fairdicom-scale-"))
     work.mkdir(parents=True, exist_ok=True)
@@ -276,25 +423,33 @@ def main() -> None:
     # that the anonymous client's queries see it under the default access control.
     query_bench.describe(work)
     os.environ["FAIRDICOM_DESCRIPTIONS"] = query_bench.ENV["FAIRDICOM_DESCRIPTIONS"]
-    results = []
+    json_file = (args.json_file or work / "scale.json") if args.json else None
+    if json_file is not None and not args.workdir and not args.json_file:
+        json_file = Path.cwd() / "scale.json"  # the temporary work folder goes at the end
+    report = Report(json_file)
     try:
-        for size in args.sizes:
-            figures = measure(work, size, args.repeats, args.remote)
-            results.append(figures)
-            print(f"--- about {size:,} files: {json.dumps(figures)}", flush=True)
+        if args.serve:
+            measure_served(args.serve.resolve(), args.repeats, work, report)
+        else:
+            for size in args.sizes:
+                measure(work, size, args.repeats, args.remote, report)
     finally:
         if not args.workdir:
             shutil.rmtree(work, ignore_errors=True)
-    if results:
-        print(table(results))
-        rates = [r["ingest_files_per_s"] for r in results]
-        print(
-            f"\nrate at the largest size / the smallest: {rates[-1] / rates[0]:.2f}; "
-            f"median p95 over the examples at the largest: "
-            f"{statistics.median(q['p95_ms'] for q in results[-1]['queries'].values()):.0f} ms"
-        )
-    if args.json:
-        print(json.dumps(results))
+        results = report.results
+        if results:
+            print(table(results))
+            rates = [r["ingest_files_per_s"] for r in results if "ingest_files_per_s" in r]
+            if len(rates) > 1:
+                print(f"\nrate at the largest size / the smallest: {rates[-1] / rates[0]:.2f}")
+            last = results[-1].get("queries")
+            if last:
+                median = statistics.median(q["p95_ms"] for q in last.values())
+                print(f"median p95 over the examples at the largest: {median:.0f} ms")
+        if args.json:
+            print(json.dumps(results))
+            if json_file is not None:
+                print(f"figures written to {json_file}")
 
 
 if __name__ == "__main__":

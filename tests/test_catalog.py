@@ -19,9 +19,12 @@ from fairdicom.catalog.conformance import (
     shapes_graph,
     validate_catalog,
 )
+from fairdicom.catalog.stats import dataset_stats
 from fairdicom.config import load_settings
 from fairdicom.ingest.pipeline import ingest
+from fairdicom.namespaces import DataIris
 from fairdicom.resources import SAMPLE
+from fairdicom.store import open_store
 from fairdicom.web import create_app
 from fairdicom.web.protocol import SERVICE_KEY
 from flask import Flask
@@ -117,6 +120,25 @@ def test_figures_come_from_the_store(built: tuple[Path, CatalogSummary]) -> None
     assert all(
         line.endswith(("/graph/sample/raw> .", "/graph/sample/curated> .")) for line in quads
     )
+
+
+def test_dataset_counts_are_those_of_the_files(built: tuple[Path, CatalogSummary]) -> None:
+    """The four counts of a dataset (counted as triples of the hierarchy, patients distinct)
+    are what pydicom reads from the files."""
+    headers = [pydicom.dcmread(f, stop_before_pixels=True) for f in SAMPLE.rglob("*.dcm")]
+    store = open_store(load_settings(store=str(built[0]), base_iri=BASE), read_only=True)
+    try:
+        stats = dataset_stats(store, DataIris(BASE), "sample")
+    finally:
+        store.close()
+    found = (stats.patients, stats.studies, stats.series, stats.instances)
+    assert found == (
+        len({str(h.PatientID) for h in headers}),
+        len({str(h.StudyInstanceUID) for h in headers}),
+        len({str(h.SeriesInstanceUID) for h in headers}),
+        len({str(h.SOPInstanceUID) for h in headers}),
+    )
+    assert found[0] < found[1] < found[2] < found[3]
 
 
 @pytest.mark.parametrize(

@@ -41,6 +41,7 @@ class Series:
     thickness: Decimal | None
     sequence_name: str
     repetition_time: Decimal | None
+    echo_time: Decimal | None
     regions: frozenset[str]
     doses: tuple[Decimal, ...]
     instances: int
@@ -96,6 +97,7 @@ def _series(ds: pydicom.Dataset, instances: int) -> Series:
         thickness=_decimal(ds.get("SliceThickness")),
         sequence_name=ds.get("SequenceName", ""),
         repetition_time=_decimal(ds.get("RepetitionTime")),
+        echo_time=_decimal(ds.get("EchoTime")),
         regions=frozenset(item.CodeValue for item in ds.get("AnatomicRegionSequence", [])),
         doses=tuple(Decimal(str(item.RadionuclideTotalDose)) for item in info),
         instances=instances,
@@ -221,12 +223,66 @@ def test_studies_per_year(sample: Corpus) -> None:
 
 
 def test_mr_sequences(sample: Corpus) -> None:
+    """One row per sequence, repetition time and echo time, with its series: as many rows as
+    there are combinations, not as there are series."""
     rows = run(sample, "mr-sequences")
-    found = Counter((r["sequenceName"], Decimal(r["repetitionTime"])) for r in rows)
-    expected = Counter(
-        (s.sequence_name, s.repetition_time) for s in sample.series.values() if s.modality == "MR"
-    )
+    found = {
+        (r["sequenceName"], Decimal(r["repetitionTime"]), Decimal(r["echoTime"])): int(
+            r["seriesCount"]
+        )
+        for r in rows
+    }
+    mr = [s for s in sample.series.values() if s.modality == "MR"]
+    expected = Counter((s.sequence_name, s.repetition_time, s.echo_time) for s in mr)
     assert found == expected
+    assert len(rows) == len(expected)  # a row per combination, its series counted
+    counts = [int(r["seriesCount"]) for r in rows]
+    assert counts == sorted(counts, reverse=True)  # the most used first
+
+
+def test_values_stated_per_instance_are_found(tmp_path: Path) -> None:
+    """A value that differs between the instances of a series is stated on each instance, not
+    on the series: the sequence and radiopharmaceutical examples find it there too."""
+    folder = tmp_path / "corpus"
+    mr_files = [p for p in sorted(SAMPLE.rglob("*")) if _modality(p) == "MR"]
+    uid = pydicom.dcmread(mr_files[0], stop_before_pixels=True).SeriesInstanceUID
+    series = [
+        p for p in mr_files if pydicom.dcmread(p, stop_before_pixels=True).SeriesInstanceUID == uid
+    ]
+    pet = [p for p in sorted(SAMPLE.rglob("*")) if _modality(p) == "PT"]
+    pet_uid = pydicom.dcmread(pet[0], stop_before_pixels=True).SeriesInstanceUID
+    pet = [
+        p for p in pet if pydicom.dcmread(p, stop_before_pixels=True).SeriesInstanceUID == pet_uid
+    ]
+    assert len(series) >= 2 and len(pet) >= 2
+    folder.mkdir()
+    echoes = set()
+    for n, path in enumerate(series):  # a multi-echo series: echo time per instance
+        ds = pydicom.dcmread(path)
+        ds.EchoTime = 10 + 10 * (n % 2)
+        echoes.add(Decimal(str(ds.EchoTime)))
+        ds.save_as(folder / f"mr{n}.dcm")
+    doses = []
+    for n, path in enumerate(pet):  # a dose per instance: the sequence per instance
+        ds = pydicom.dcmread(path)
+        ds.RadiopharmaceuticalInformationSequence[0].RadionuclideTotalDose = 100_000_000 * (n + 1)
+        doses.append(Decimal(100 * (n + 1)))
+        ds.save_as(folder / f"pt{n}.dcm")
+    corpus = _ingested(folder, tmp_path / "store")
+    rows = run(corpus, "mr-sequences")
+    assert {Decimal(r["echoTime"]) for r in rows} == echoes == {Decimal(10), Decimal(20)}
+    assert all(int(r["seriesCount"]) == 1 for r in rows)  # the one series, under each echo
+    (row,) = run(corpus, "pet-radiopharmaceuticals")
+    assert int(row["seriesCount"]) == 1
+    assert abs(Decimal(row["meanDoseMBq"]) - sum(doses) / len(doses)) < Decimal("1e-9")
+
+
+def _modality(path: Path) -> str | None:
+    """Return a file's Modality (None for a file that is not DICOM)."""
+    try:
+        return str(pydicom.dcmread(path, stop_before_pixels=True).Modality)
+    except (pydicom.errors.InvalidDicomError, AttributeError, IsADirectoryError):
+        return None
 
 
 def test_instances_per_series(sample: Corpus) -> None:

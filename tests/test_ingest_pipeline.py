@@ -10,8 +10,9 @@ from typing import Any
 
 import pytest
 from fairdicom.config import load_settings
-from fairdicom.ingest import pipeline
+from fairdicom.ingest import batch, pipeline
 from fairdicom.ingest.pipeline import ingest
+from fairdicom.rdf.raw import InstanceRecord
 from fairdicom.store import GraphStore
 
 from tests.conftest import run_cli
@@ -68,12 +69,72 @@ def test_new_series_are_bulk_loaded_without_any_query(
         return recorded[-1]
 
     monkeypatch.setattr(pipeline, "open_store", open_recording)
-    summary = ingest(patients[1:], load_settings(store=str(store), batch_size=20), "t")
+    monkeypatch.setattr(batch, "BULK_BYTES", 1)  # one load per batch
+    written: list[int] = []
+    summary = ingest(
+        patients[1:],
+        load_settings(store=str(store), batch_size=20),
+        "t",
+        batch_done=lambda instances, _: written.append(instances),
+    )
     calls = recorded[0].calls
-    batches = calls["load_nquads(bulk)"]
-    assert batches >= summary.ingested // (20 * 8) and batches > 1, calls
+    assert sum(written) == summary.ingested and len(written) > 1, written
+    assert calls["load_nquads(bulk)"] == len(written), calls
     assert not {"select", "ask", "construct", "update", "add"} & set(calls), calls
     assert calls["replace"] == 1, calls  # the run's provenance, once at the end
+
+
+def test_consecutive_batches_of_new_series_are_loaded_together(
+    corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Batches of new series wait to be loaded together, up to BULK_BYTES of N-Quads a call;
+    the store is the one that a load per batch gives."""
+    one_by_one, together = tmp_path / "one-by-one", tmp_path / "together"
+    loads: dict[Path, Counter[str]] = {}
+    written: dict[Path, list[int]] = {}
+    real_open = pipeline.open_store
+
+    def open_recording(settings: Any, **kwargs: Any) -> Any:
+        store = _Recording(real_open(settings, **kwargs))
+        loads[Path(settings.store)] = store.calls
+        return store
+
+    monkeypatch.setattr(pipeline, "open_store", open_recording)
+    # Batches of whole patients: none waits for another to be written (its plan must see
+    # what the batches before it write about its patient).
+    monkeypatch.setattr(pipeline, "PATIENT_BATCH_FACTOR", pipeline.MAX_BATCH_FACTOR)
+    for store, size in ((one_by_one, 1), (together, 2**30)):
+        monkeypatch.setattr(batch, "BULK_BYTES", size)
+        written[store] = []
+        ingest(
+            [corpus],
+            load_settings(store=str(store), batch_size=20),
+            "t",
+            batch_done=lambda instances, _, store=store: written[store].append(instances),
+        )
+    assert len(written[together]) == len(written[one_by_one]) > 2
+    assert loads[one_by_one]["load_nquads(bulk)"] == len(written[one_by_one])
+    assert loads[together]["load_nquads(bulk)"] == 1, loads
+    assert dataset_quads(together) == dataset_quads(one_by_one)
+
+
+def test_batches_end_with_a_patient() -> None:
+    """A batch that has reached its size ends where a patient ends; it waits for the end of a
+    study when its patient goes on, and ends anywhere at the cap."""
+
+    def record(patient: str, study: str) -> InstanceRecord:
+        return InstanceRecord(patient, study, study + "/series", study + "/i", {})
+
+    p1 = [record("p1", "s1"), record("p1", "s1")]
+    assert not pipeline._batch_ends(p1[:1], record("p2", "s2"), 2)  # not full yet
+    assert pipeline._batch_ends(p1, record("p2", "s2"), 2)
+    assert not pipeline._batch_ends(p1, record("p1", "s1"), 2)
+    assert not pipeline._batch_ends(p1, record("p1", "s3"), 2)  # the patient goes on
+    long = p1 * pipeline.PATIENT_BATCH_FACTOR
+    assert pipeline._batch_ends(long, record("p1", "s3"), 2)  # too long: a study ends
+    assert not pipeline._batch_ends(long, record("p1", "s1"), 2)
+    capped = p1 * pipeline.MAX_BATCH_FACTOR
+    assert pipeline._batch_ends(capped, record("p1", "s1"), 2)
 
 
 def test_summary_reports_start_up_and_catalogue_refresh_apart(

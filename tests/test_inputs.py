@@ -393,7 +393,7 @@ def test_a_file_size_limit_ends_with_a_message_and_a_rerun_completes(
         env=env,
         check=False,
         timeout=300,
-        preexec_fn=_file_size_limit(256 * 1024),  # Python ignores SIGXFSZ: writes fail (EFBIG)
+        preexec_fn=_file_size_limit(128 * 1024),  # Python ignores SIGXFSZ: writes fail (EFBIG)
     )
     _assert_clean_store_error(limited, store)
     again = run_cli("ingest", str(big_corpus), "--store", str(store))

@@ -12,9 +12,12 @@ import pytest
 from fairdicom.config import DeidOptions
 from fairdicom.dicom import deidentify
 from fairdicom.dicom.deidentify import Profile, Pseudonymizer, clean_text, identifying_words
+from fairdicom.dicom.limits import DEFER_BYTES
 from fairdicom.dicom.reader import read_instance
 from fairdicom.dicom.sources import Source
 from fairdicom.dicom.synth import write_corpus
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.uid import ImplicitVRLittleEndian, generate_uid
 
 
 def oracle(value: str, identifying: frozenset[str]) -> str:
@@ -117,3 +120,38 @@ def test_a_warm_reader_gives_the_headers_of_a_cold_one(tmp_path: Path) -> None:
     warm = read_all(files, shared=True)
     cold = read_all(files, shared=False)
     assert warm == cold
+
+
+def _patient_file(path: Path, name: str) -> Path:
+    """Write a file of the same patient, study and descriptions as its siblings, but for its
+    (absurdly long) PatientName."""
+    ds = Dataset()
+    ds.SOPClassUID = "1.2.840.10008.5.1.4.1.1.2"
+    ds.SOPInstanceUID = generate_uid()
+    ds.StudyInstanceUID = "2.25.1001"
+    ds.SeriesInstanceUID = "2.25.1002"
+    ds.PatientID = "PID-77"
+    ds.PatientName = name
+    ds.Modality = "CT"
+    ds.StudyDescription = "CT Zeta Follow-up"
+    ds.file_meta = FileMetaDataset()
+    ds.file_meta.TransferSyntaxUID = ImplicitVRLittleEndian  # 32-bit lengths
+    ds.file_meta.MediaStorageSOPClassUID = ds.SOPClassUID
+    ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+    ds.save_as(path, enforce_file_format=True)
+    return path
+
+
+def test_a_name_too_long_to_read_shares_no_cleaned_descriptor(tmp_path: Path) -> None:
+    """A PatientName longer than the reader reads up front (deferred) has no bytes to tell two
+    files apart: the descriptor cleaned for one patient is not reused for the other, whose
+    name the description holds."""
+    padding = "Q" * (DEFER_BYTES + 16)
+    first = _patient_file(tmp_path / "a.dcm", "Alpha^" + padding)
+    second = _patient_file(tmp_path / "b.dcm", "Zeta^" + padding)
+    alone = read_all([second], shared=False)[0]
+    after = read_all([first, second], shared=True)[1]
+    for header in (alone, after):
+        described = {a.name: a.value for a in header.attrs}  # type: ignore[attr-defined]
+        assert "Zeta" not in described["StudyDescription"], described["StudyDescription"]
+    assert after == alone

@@ -573,9 +573,14 @@ def mapping_diff(
 
 @mapping.command("apply")
 @click.option("--dataset", metavar="SLUG", help="Only this dataset (default: all).")
+@click.option(
+    "--full",
+    is_flag=True,
+    help="Validate every series again, even where only some change (no fast path).",
+)
 @store_option
 @click.pass_context
-def mapping_apply(ctx: click.Context, dataset: str | None, store: str | None) -> None:
+def mapping_apply(ctx: click.Context, dataset: str | None, full: bool, store: str | None) -> None:
     """Rebuild the curated layer of every dataset (or one) from the raw layer in the store
     with the mappings in force: no DICOM file is needed. Each dataset changes in one
     transaction; provenance records the mapping version; the catalogue is refreshed."""
@@ -589,7 +594,9 @@ def mapping_apply(ctx: click.Context, dataset: str | None, store: str | None) ->
         bar.refresh()
 
     try:
-        summary = remap(_settings(ctx, store=store), dataset, total=total, progress=bar.update)
+        summary = remap(
+            _settings(ctx, store=store), dataset, total=total, progress=bar.update, full=full
+        )
     finally:
         bar.close()
     for line in remap_lines(summary):

@@ -7,7 +7,6 @@ site's secret when there is one, so the IRIs are those the store would hold).
 
 from __future__ import annotations
 
-import re
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,6 +14,7 @@ from pathlib import Path
 from fairdicom.config import Settings
 from fairdicom.curation.check import load_checked
 from fairdicom.curation.rebuild import per_query
+from fairdicom.curation.turtle_lines import compact, turtle_line
 from fairdicom.dicom.sources import iter_sources
 from fairdicom.errors import UsageError
 from fairdicom.ingest.secret import key_file, resolve_secret
@@ -22,9 +22,6 @@ from fairdicom.ingest.worker import FileWorker
 from fairdicom.namespaces import PREFIXES
 from fairdicom.rdf.mapping import MappingSet
 from fairdicom.rdf.raw import series_triples
-
-_LOCAL = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]*\Z")
-_TERM = re.compile(r'<([^>]*)>|("(?:[^"\\]|\\.)*")(?:\^\^<([^>]*)>|(@[A-Za-z0-9-]+))?|(_:\S+)')
 
 
 @dataclass
@@ -54,11 +51,11 @@ def _source(mappings: MappingSet, name: str, line: str) -> str:
         row = next((m for m in mappings.attributes if m.property == prop), None)
         if row is not None:
             keyword = row.attribute.rpartition("#")[2]
-            return f"{query.source.name}:{row.line} (dcmtag:{keyword} -> {_compact(prop)})"
+            return f"{query.source.name}:{row.line} (dcmtag:{keyword} -> {compact(prop)})"
     if value.startswith("<"):
         for entry in mappings.values:
             if entry.concept == value[1:-1] and entry.table == query.source.name:
-                shown = _compact(entry.concept)
+                shown = compact(entry.concept)
                 return f"{entry.table}:{entry.line} ({entry.value} -> {shown})"
     try:
         return query.source.relative_to(mappings.directory).as_posix()
@@ -87,27 +84,6 @@ def preview(settings: Settings, path: Path) -> Preview:
                 seen.add(line)
                 result.curated.setdefault(_source(mappings, name, line), []).append(line)
     return result
-
-
-def _compact(value: str) -> str:
-    """Return an IRI as a prefixed name when one fits, else as ``<iri>``."""
-    for prefix, namespace in sorted(PREFIXES.items(), key=lambda item: -len(item[1])):
-        if value.startswith(namespace) and _LOCAL.match(value[len(namespace) :]):
-            return f"{prefix}:{value[len(namespace) :]}"
-    return f"<{value}>"
-
-
-def turtle_line(line: str) -> str:
-    """Return an N-Triples line as a Turtle line with prefixed names."""
-    parts = []
-    for match in _TERM.finditer(line):
-        if match[1] is not None:
-            parts.append(_compact(match[1]))
-        elif match[2] is not None:
-            parts.append(match[2] + (f"^^{_compact(match[3])}" if match[3] else match[4] or ""))
-        else:
-            parts.append(match[5])
-    return " ".join(parts) + " ."
 
 
 def render(result: Preview) -> str:

@@ -15,7 +15,6 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from fairdicom.curation.layers import Member, chunks, members, preload, read_chunk
-from fairdicom.ingest.curate import curate, owners_of, route
 from fairdicom.ingest.plan import BatchGraphs
 from fairdicom.rdf.mapping import MappingSet
 from fairdicom.store import GraphStore, MemoryStore
@@ -112,6 +111,9 @@ def rebuild(
     record which query makes each curated line, for these mappings and
     for the ``previous`` ones ((name, SPARQL) pairs, such as those of the mappings graph).
     """
+    # Loaded here: a remap that takes the fast path with nothing to validate needs no pyshacl.
+    from fairdicom.ingest.curate import curate, owners_of, route
+
     earlier = list(previous)
     result = Rebuilt(graphs)
     found = members(store, graphs) if found is None else found

@@ -1,7 +1,9 @@
 """Apply edited mappings to the store: rebuild each dataset's curated layer from its raw layer.
 
 No DICOM file is read: the raw layer inside the store is the source. Each dataset is rebuilt
-in memory (:mod:`fairdicom.curation.rebuild`), then its change, the lines to remove from and
+in memory, by the fast path (:mod:`fairdicom.curation.quick_rebuild`: one pass, only what
+changes validated) where it applies, else by the full rebuild
+(:mod:`fairdicom.curation.rebuild`); then its change, the lines to remove from and
 add to its curated, quarantine and raw graphs, and the provenance of the remap go into the
 store in one update: a reader sees the old graphs or the new ones, never a mix. Series that
 fail validation with the new mappings go to quarantine and series that pass come out, as in
@@ -21,6 +23,7 @@ from fairdicom.catalog.build import refresh_catalog
 from fairdicom.config import Settings
 from fairdicom.curation.check import load_checked
 from fairdicom.curation.layers import Member, dataset_graphs, members
+from fairdicom.curation.quick_rebuild import quick_rebuild
 from fairdicom.curation.rebuild import GraphChange, Progress, Rebuilt, rebuild
 from fairdicom.curation.versions import (
     MappingVersion,
@@ -59,6 +62,8 @@ class DatasetRemap:
     unchanged: dict[str, str] = field(default_factory=dict, repr=False)
     """Graph IRI -> digest of the graphs read whole that the remap left as they were (their
     dump members are kept)."""
+    quick: bool = False
+    """Whether the fast path rebuilt the dataset (see fairdicom.curation.quick_rebuild)."""
 
 
 @dataclass
@@ -113,12 +118,19 @@ def remap_dataset(
     version: MappingVersion,
     progress: Progress = _ignore,
     found: list[Member] | None = None,
+    *,
+    full: bool = False,
 ) -> DatasetRemap:
-    """Rebuild one dataset and write its change and provenance in one transaction."""
+    """Rebuild one dataset and write its change and provenance in one transaction (``full``:
+    never take the fast path of :mod:`fairdicom.curation.quick_rebuild`)."""
     started = datetime.now(UTC)
     clock = time.perf_counter()
     graphs = dataset_graphs(iris, dataset)
-    rebuilt = rebuild(store, graphs, mappings, iris.base + "id/", progress=progress, found=found)
+    found = members(store, graphs) if found is None else found
+    quick = None if full else quick_rebuild(store, iris, dataset, graphs, mappings, found, progress)
+    rebuilt = quick or rebuild(
+        store, graphs, mappings, iris.base + "id/", progress=progress, found=found
+    )
     for _, change in rebuilt.updates():
         if any(line.startswith("_:") or " _:" in line for line in change.removed):
             raise FairdicomError(
@@ -149,6 +161,7 @@ def remap_dataset(
         time.perf_counter() - clock,
         {i for _, change in rebuilt.updates() for line in change.added for i in iris_in(line)},
         {g: d for g, d in rebuilt.digests.items() if g not in changed},
+        quick is not None,
     )
 
 
@@ -159,12 +172,14 @@ def remap(
     total: Callable[[int], None] = _ignore,
     progress: Progress = _ignore,
     refresh: bool = True,
+    full: bool = False,
 ) -> RemapSummary:
     """Apply the mappings in force to every dataset of the store (or one), from the raw layer.
 
     ``total`` is called once with the number of series, ``progress`` with each chunk's.
     The vocabulary and mappings graphs are replaced, and the catalogue refreshed (``refresh``),
-    when a curated triple changed.
+    when a curated triple changed. ``full``: rebuild and validate every series of every
+    dataset (no fast path).
     """
     clock = time.perf_counter()
     folder = settings.mappings_folder
@@ -180,7 +195,9 @@ def remap(
         total(sum(len(series) for series in found.values()))
         for slug in slugs:
             summary.datasets.append(
-                remap_dataset(store, iris, slug, mappings, version, progress, found[slug])
+                remap_dataset(
+                    store, iris, slug, mappings, version, progress, found[slug], full=full
+                )
             )
         changed = any(d.added or d.removed for d in summary.datasets)
         if changed or stored_queries(store, iris)[0] != version.version:

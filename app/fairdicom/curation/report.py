@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from fairdicom.curation.coverage import DatasetCoverage
-from fairdicom.curation.diff import MappingDiff
-from fairdicom.curation.preview import turtle_line
-from fairdicom.curation.remap import RemapSummary
+from typing import TYPE_CHECKING
+
+from fairdicom.curation.turtle_lines import turtle_line
+
+if TYPE_CHECKING:  # the command that shows a remap need not load what a diff or preview uses
+    from fairdicom.curation.coverage import DatasetCoverage
+    from fairdicom.curation.diff import MappingDiff
+    from fairdicom.curation.remap import RemapSummary
 
 EXAMPLES = 3
 """Example triples shown per query and direction."""
@@ -54,7 +58,8 @@ def remap_lines(summary: RemapSummary) -> list[str]:
         lines.append(
             f"dataset {dataset.dataset}: {dataset.series} series, +{dataset.added} "
             f"-{dataset.removed} curated triples, {len(dataset.entering)} series into "
-            f"quarantine, {len(dataset.released)} out ({dataset.seconds:.1f} s)"
+            f"quarantine, {len(dataset.released)} out ({dataset.seconds:.1f} s, "
+            f"{'fast path' if dataset.quick else 'every series validated'})"
         )
     lines.append(f"time {summary.seconds:.1f} s")
     if summary.catalog:

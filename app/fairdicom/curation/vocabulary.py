@@ -23,12 +23,11 @@ from rdflib.namespace import SKOS as SKOS_NS
 
 from fairdicom.config import Settings
 from fairdicom.curation.versions import MappingVersion, git_commit
-from fairdicom.dicom.uid_names import uid_name
 from fairdicom.namespaces import DCM, DCMTAG, DCT, FD, OWL, PROV, RDF, RDFS, SCT, SKOS, DataIris
 from fairdicom.rdf.mapping import MappingSet, load_mappings
 from fairdicom.rdf.mapping_terms import turtle, vocabulary_tags
 from fairdicom.rdf.sssom import read_table
-from fairdicom.rdf.terms import Term, iri, iris_in, lexical, literal, triple
+from fairdicom.rdf.terms import Term, iri, lexical, literal, triple
 from fairdicom.resources import CORE_ONTOLOGY, TAG_VOCABULARY
 from fairdicom.sparql_files import sparql
 from fairdicom.store import GraphStore, open_store, query_form
@@ -43,6 +42,8 @@ STANDARD = {
     OWL + "sameAs": "same as",
 }
 """Labels of the W3C terms the layers use (their own vocabularies are not loaded)."""
+DICOM_TERMS = DCMTAG.rstrip("#")
+"""How the IRIs of the DICOM tag vocabulary (public and private attributes) begin."""
 LAYER_ENDINGS = ("/raw", "/curated", "/quarantine")
 """How the names of the graphs that hold a dataset's layers end."""
 SCHEMES = {"SCT": SCT, "SRT": SCT, "DCM": DCM, "RADLEX": "http://radlex.org/RID/"}
@@ -91,18 +92,38 @@ def used_terms(store: GraphStore, iris: DataIris) -> set[str]:
     return {t[1:-1] for t in terms if t.startswith("<") and not t.startswith(minted)}
 
 
+def held_labels(store: GraphStore, iris: DataIris) -> dict[str, str]:
+    """Return IRI -> label term of the vocabulary graph as the store holds it."""
+    held: dict[str, str] = {}
+    for line in _graph_lines(store, vocabulary_graph(iris)):
+        subject, predicate, rest = line.split(" ", 2)
+        if predicate == LABEL and subject.startswith("<"):
+            held[subject[1:-1]] = rest.rstrip()[:-1].rstrip()
+    return held
+
+
 def terms_still_used(
-    store: GraphStore, iris: DataIris, known: Iterable[str], written: Iterable[str]
+    store: GraphStore,
+    iris: DataIris,
+    known: Iterable[str],
+    written: Iterable[str],
+    held: Iterable[str] = (),
 ) -> set[str]:
-    """Return what :func:`used_terms` returns after a change that wrote the ``written`` IRIs,
+    """Return what :func:`used_terms` returns after a remap that wrote the ``written`` IRIs,
     by index lookups instead of a scan of every layer: a term in use now is labelled in the
-    vocabulary graph already, has a label in the ontologies or tables (``known``), or was
-    just written (the raw layer's own labels, SOP class names and Code Meanings, are there
-    since its ingest). The cost follows the number of terms, not the size of the store."""
+    vocabulary graph already (``held``), has a label in the ontologies or tables (``known``),
+    or was just written (the raw layer's own labels, SOP class names and Code Meanings, are
+    there since its ingest). The cost follows the number of terms, not the size of the store.
+
+    A remap moves raw lines between a dataset's raw and quarantine graphs but never adds one,
+    so the DICOM attributes in use stay those the vocabulary graph labels: when it labels
+    some, the thousands of the tag vocabulary are not looked up one by one.
+    """
     minted = iris.base + "id/"
-    lines = _graph_lines(store, vocabulary_graph(iris))
-    held = {found[0] for line in lines if (found := iris_in(line))}
-    candidates = {t for t in (*held, *known, *written) if not t.startswith(minted)}
+    held = set(held)
+    tags = any(t.startswith(DICOM_TERMS) for t in held)
+    static = (t for t in known if not (tags and t.startswith(DICOM_TERMS)))
+    candidates = {t for t in (*held, *static, *written) if not t.startswith(minted)}
     layers = [g for g in store.graphs() if g.endswith(LAYER_ENDINGS)]
     return store.terms_in_use(candidates, layers)
 
@@ -119,9 +140,12 @@ def store_labels(store: GraphStore, missing: set[str]) -> dict[str, str]:
     """Return labels for concepts that no ontology or table labels: SOP class names, then the
     Code Meaning of the code in the raw layer."""
     found: dict[str, str] = {}
-    for concept in sorted(missing):
-        if concept.startswith("urn:oid:") and (name := uid_name(concept[8:])):
-            found[concept] = literal(name, "", "en")
+    if any(concept.startswith("urn:oid:") for concept in missing):
+        from fairdicom.dicom.uid_names import uid_name  # pydicom: only when needed
+
+        for concept in sorted(missing):
+            if concept.startswith("urn:oid:") and (name := uid_name(concept[8:])):
+                found[concept] = literal(name, "", "en")
     if missing - found.keys():
         for row in store.select(sparql(__file__, "code_meanings")):
             scheme = SCHEMES.get(_text(row["scheme"]).strip().upper())
@@ -144,11 +168,15 @@ def vocabulary_lines(
     """Return the lines of the vocabulary graph: a label for each term the store uses
     (``written``: the IRIs a remap just wrote, see :func:`terms_still_used`)."""
     known = static_labels(mappings)
+    held: dict[str, str] = {}
     if written is None:
         used = used_terms(store, iris)
     else:
-        used = terms_still_used(store, iris, known, written)
+        held = held_labels(store, iris)
+        used = terms_still_used(store, iris, known, written, held)
     labels = {term: known[term] for term in used if term in known}
+    # A SOP class keeps the registry name its ingest labelled it with (no pydicom to load).
+    labels |= {t: held[t] for t in used - labels.keys() if t.startswith("urn:oid:") and t in held}
     labels |= store_labels(store, used - labels.keys())
     return [triple(iri(subject), LABEL, label) for subject, label in sorted(labels.items())]
 

@@ -24,6 +24,7 @@ from fairdicom.dicom.limits import DEFER_BYTES, MAX_DEPTH, MAX_ELEMENTS, LimitEx
 from fairdicom.dicom.read_context import (
     DEPENDS_NOTHING,
     DEPENDS_SHIFT,
+    UNDEFINED_LENGTH,
     Plan,
     ReadContext,
     label,
@@ -41,7 +42,6 @@ from fairdicom.dicom_model import Attr
 __all__ = ["CHARSET_TAG", "walk"]
 
 CHARSET_TAG = 0x00080005
-UNDEFINED_LENGTH = 0xFFFFFFFF
 MAX_PLANS = 65536
 """Plans a memo keeps (tag, written VR, signedness) before it starts afresh."""
 _UNPLANNED: Any = object()

@@ -44,6 +44,10 @@ MAX_BATCH_FACTOR = 8
 """A batch waits for the end of its last study up to this many times the batch size. A study
 written in one batch is curated and validated from
 values of one ingest, even when a re-ingest changes them."""
+PATIENT_BATCH_FACTOR = 2
+"""A batch waits for the end of its last patient up to this many times the batch size: a
+batch that shares a patient with a batch still in flight waits until that one is written
+(its plan must see it), so batches that end with a patient keep the writer busy."""
 
 Progress = Callable[[int], None]
 Problem = Callable[[str, str], None]
@@ -257,10 +261,7 @@ def _run(
             continue
         for warning in record.warnings:
             problem(outcome.source, "warning: " + warning)
-        if batch and (
-            (len(batch) >= batch_size and batch[-1].study != record.study)
-            or len(batch) >= batch_size * MAX_BATCH_FACTOR
-        ):
+        if batch and _batch_ends(batch, record, batch_size):
             flush()
         batch.append(record)
         summary.ingested += 1
@@ -272,6 +273,19 @@ def _run(
     summary.series = len(kept)
     summary.patients = len({patient for patient, _ in kept})
     summary.studies = len({study for _, study in kept})
+
+
+def _batch_ends(batch: list[InstanceRecord], record: InstanceRecord, batch_size: int) -> bool:
+    """Return True when ``record`` starts a new batch: at the end of a patient, else of a
+    study when the batch has grown too long waiting for its patient, else anywhere."""
+    size, last = len(batch), batch[-1]
+    if size < batch_size:
+        return False
+    if last.patient != record.patient:
+        return True
+    if size >= batch_size * PATIENT_BATCH_FACTOR and last.study != record.study:
+        return True
+    return size >= batch_size * MAX_BATCH_FACTOR
 
 
 def compact_after(settings: Settings, summary: IngestSummary) -> float | None:

@@ -1,15 +1,16 @@
 """``/explore``: the faceted cohort explorer over the curated layer, and its take-away.
 
-A view reads the facts of every series it may count (:func:`fairdicom.explore.table.
-facts_query`: each property scanned once) through the query service like any other query
-(same workers, limits and result cache; the facts do not depend on the selection, so one
-answer serves every view of a store generation), and counts each facet under every selection
-but its own (:func:`fairdicom.explore.table.count`). The page shows the same counts as one SPARQL
-query (:func:`fairdicom.explore.sparql.view_query`: a GROUP BY per facet and chart) to open in
-the query page. Counts are computed over the datasets the caller may read plus those whose
-description says ``public_aggregates = true``, and every count below ``min_cell_count`` is
-shown as "<5" (pages, charts, JSON). Record-level downloads (``/explore/cohort.csv|tsv|json``:
-one row per series) read only what the caller may read, and a cohort of fewer patients than
+A view reads the facts of every series it may count
+(:func:`fairdicom.explore.table.facts_query`: each property scanned once, as SPARQL TSV) through
+the query service like any other query (same workers, limits and result cache, in the fast lane
+as a page's query; the facts do not depend on the selection, so one answer serves every view of
+a store generation), and counts each facet under every selection but its own
+(:func:`fairdicom.explore.tally.count`). The page shows the same counts as one SPARQL query
+(:func:`fairdicom.explore.sparql.view_query`: a GROUP BY per facet and chart) to open in the
+query page. Counts are computed over the datasets the caller may read plus those whose
+description says ``public_aggregates = true``, and every count below ``min_cell_count`` is shown
+as "<5" (pages, charts, JSON). Record-level downloads (``/explore/cohort.csv|tsv|json``: one row
+per series) read only what the caller may read, and a cohort of fewer patients than
 ``min_cell_count`` is refused (403). ``/explore/cohort.ttl`` and ``.jsonld`` describe the cohort
 (a ``dcat:Dataset`` with its query and protected counts), which the admin saves into the store
 with ``POST /explore/cohort`` (graph ``{base}graph/cohort-<key>``).
@@ -36,15 +37,17 @@ from werkzeug.exceptions import NotFound
 from fairdicom.access import ANONYMOUS, SCOPE, Scope
 from fairdicom.catalog.descriptions import load_descriptions
 from fairdicom.curation.vocabulary import vocabulary_graph
-from fairdicom.errors import ConfigError
+from fairdicom.errors import ConfigError, QueryTooLarge
 from fairdicom.explore.cells import SmallCohort
 from fairdicom.explore.cohort import cohort_id, describe, read_rows, rows_document
 from fairdicom.explore.counts import Answer, resolve
 from fairdicom.explore.facets import FACETS, Selection, read_selection
 from fairdicom.explore.sparql import BRANCHES, Chosen, cohort_query, facet_query, view_query
-from fairdicom.explore.table import Table, count, facts_query, read_table
-from fairdicom.media_types import RDF, SPARQL_JSON, Format
+from fairdicom.explore.table import Table, facts_query, read_table
+from fairdicom.explore.tally import count
+from fairdicom.media_types import RDF, SPARQL_JSON, TSV, Format
 from fairdicom.namespaces import DataIris
+from fairdicom.query.admission import FAST_PAGE
 from fairdicom.web.auth import access, request_scope
 from fairdicom.web.explore_view import charts, facet_views
 from fairdicom.web.protocol import conditional_get, negotiate, require_admin, service, settings
@@ -91,11 +94,16 @@ def _context() -> Context:
 
 @contextmanager
 def _counting(context: Context) -> Iterator[None]:
-    """Let the service count over the aggregate scope (queries built here only)."""
+    """Let the service count over the aggregate scope (queries built here only), in its fast
+    lane: the facts query is a page's query, as the Linked Data and catalogue pages' are (on a
+    store so large that it overruns ``fast_lane_timeout``, the service moves it to the heavy
+    lane, once)."""
     token = SCOPE.set(context.aggregate_scope)
+    fast = FAST_PAGE.set(True)
     try:
         yield
     finally:
+        FAST_PAGE.reset(fast)
         SCOPE.reset(token)
 
 
@@ -133,7 +141,12 @@ def _table(context: Context) -> Table:
                 tables.move_to_end(key)
                 return tables[key]
     with _counting(context):
-        result = service().query(text, accept=[JSON])
+        result = service().query(text, accept=[TSV.media_type])
+    if result.truncated:
+        raise QueryTooLarge(
+            f"the explorer's facts are more than max_rows = {settings().max_rows} rows: "
+            "raise max_rows so that every series is counted"
+        )
     table = read_table(result.body, _dataset_titles())
     if generation is not None:
         with _TABLES_LOCK:
