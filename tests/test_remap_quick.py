@@ -21,15 +21,8 @@ from fairdicom.resources import MAPPINGS, SHAPES
 
 from tests.conftest import run_cli
 from tests.helpers import export_text
+from tests.test_remap import SITE_TTL
 
-SITE_TTL = """@prefix owl: <http://www.w3.org/2002/07/owl#> .
-@prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .
-@prefix xsd: <http://www.w3.org/2001/XMLSchema#> .
-@prefix site: <https://example.org/site#> .
-site:sliceThickness a owl:DatatypeProperty ;
-    rdfs:label "slice thickness (site)"@en ;
-    rdfs:range xsd:decimal .
-"""
 SITE_RULE = """PREFIX dcmtag: <https://w3id.org/fairdicom/dicom#>
 PREFIX site: <https://example.org/site#>
 CONSTRUCT { ?series site:sliceThickness ?thickness }
