@@ -70,30 +70,29 @@ class BatchWriter:
 
     def persist(self, plan: BatchPlan, curated: CuratedBatch) -> BatchResult:
         """Write a curated batch in one transaction (merged with what the store has)."""
-        if plan.replacing:
-            members = list(plan.by_series)
-            members += [r.instance for group in plan.by_series.values() for r in group]
-            shared = sorted(
-                {n for g in plan.by_series.values() for r in g for n in (r.study, r.patient)}
-            )
-            deletes = {
-                self.graphs.raw: members,
-                self.graphs.curated: members + shared,  # curated again from all their series
-                self.graphs.quarantine: members + shared,  # held again if still failing
-            }
-            orphans = dict.fromkeys(self.graphs.all, plan.orphan_levels)
-            self.store.replace(deletes, curated.inserts, orphans)
-            # An update goes through RocksDB's memtables: flushing them after each one keeps
-            # the memory of a long re-ingest flat.
-            self.store.flush()
-        else:
-            # Nothing to replace: the bulk loader writes the batch's index files and adds
-            # them to the store at once (all or nothing), without the memtables.
-            self.store.load_nquads(curated.nquads, bulk=True)
+        if not plan.replacing:
+            return self.load([curated])[0]
+        members = list(plan.by_series)
+        members += [r.instance for group in plan.by_series.values() for r in group]
+        shared = sorted(
+            {n for g in plan.by_series.values() for r in g for n in (r.study, r.patient)}
+        )
+        deletes = {
+            self.graphs.raw: members,
+            self.graphs.curated: members + shared,  # curated again from all their series
+            self.graphs.quarantine: members + shared,  # held again if still failing
+        }
+        orphans = dict.fromkeys(self.graphs.all, plan.orphan_levels)
+        self.store.replace(deletes, curated.inserts, orphans)
+        # An update goes through RocksDB's memtables: flushing them after each one keeps
+        # the memory of a long re-ingest flat.
+        self.store.flush()
         return _result(curated)
 
     def load(self, batches: list[CuratedBatch]) -> list[BatchResult]:
-        """Load curated batches of new series in one call of the bulk loader (all or none)."""
+        """Load curated batches of new series in one call of the bulk loader, which writes
+        their index files and adds them to the store at once (all or none), without the
+        memtables."""
         self.store.load_nquads(b"".join(batch.nquads for batch in batches), bulk=True)
         return [_result(batch) for batch in batches]
 
