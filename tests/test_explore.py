@@ -52,7 +52,6 @@ SELECT ?g ?series ?study ?patient ?modality ?bodyPart ?sex ?age ?date ?manufactu
 WHERE {
   GRAPH ?g {
     ?series a fd:Series ; fd:study ?study . ?study fd:patient ?patient .
-    OPTIONAL { ?instance fd:series ?series }
     OPTIONAL { ?series fd:modality ?modality }
     OPTIONAL { ?series fd:bodyPart ?bodyPart }
     OPTIONAL { ?patient fd:sex ?sex }
@@ -63,6 +62,7 @@ WHERE {
     OPTIONAL { ?series fd:sliceThickness ?thickness }
   }
   FILTER(STRENDS(STR(?g), "/curated"))
+  OPTIONAL { ?instance fd:inSeries ?series }
   BIND(EXISTS { ?series dcmtag:ContrastBolusAgent ?agent } AS ?contrast)
 }
 GROUP BY ?g ?series ?study ?patient ?modality ?bodyPart ?sex ?age ?date ?manufacturer ?model
@@ -78,9 +78,9 @@ WHERE {
   GRAPH ?g {
     ?series fd:modality ?modality ; fd:study ?study . ?study fd:patient ?patient .
     ?patient fd:sex sct:248152002 .
-    OPTIONAL { ?instance fd:series ?series }
   }
   FILTER(STRENDS(STR(?g), "/curated"))
+  OPTIONAL { ?instance fd:inSeries ?series }
 }
 GROUP BY ?modality
 """

@@ -150,7 +150,7 @@ def test_study_page_lists_its_series_with_their_instances(site: Site) -> None:
 def test_series_page_pages_its_instances(site: Site) -> None:
     series = _one(site, "Series")
     expected = {
-        _path(r["child"]) for r in _select(site, CHILDREN.format(link="series", parent=series))
+        _path(r["child"]) for r in _select(site, CHILDREN.format(link="inSeries", parent=series))
     }
     assert len(expected) == INSTANCES
     pages = [_page(site, series, query=f"?page={n}") for n in (1, 2, 3)]
@@ -171,8 +171,8 @@ def test_breadcrumbs_walk_up_to_the_dataset(site: Site) -> None:
     instance = _one(site, "Instance")
     (row,) = _select(
         site,
-        FD + f"SELECT ?series ?study ?patient WHERE {{ GRAPH ?g {{ <{instance}> fd:series ?series"
-        " . ?series fd:study ?study . ?study fd:patient ?patient } }",
+        FD + f"SELECT ?series ?study ?patient WHERE {{ <{instance}> fd:inSeries ?series"
+        " . GRAPH ?g { ?series fd:study ?study . ?study fd:patient ?patient } }",
     )
     page = _page(site, instance)
     crumbs = re.search(r'<nav class="breadcrumbs" aria-label="Breadcrumb">(.*?)</nav>', page, re.S)
@@ -238,8 +238,8 @@ BREAKDOWN = (
   (COUNT(DISTINCT ?study) AS ?studies) (COUNT(DISTINCT ?series) AS ?seriesCount)
   (COUNT(DISTINCT ?instance) AS ?instances)
 WHERE { GRAPH <http://localhost:8000/graph/sample/curated> {
-  ?series fd:%s ?concept ; fd:study ?study . ?study fd:patient ?patient .
-  ?instance fd:series ?series } }
+  ?series fd:%s ?concept ; fd:study ?study . ?study fd:patient ?patient . }
+  ?instance fd:inSeries ?series }
 GROUP BY ?concept"""
 )
 

@@ -294,7 +294,7 @@ def test_iris_in_results_stay_on_one_line(server: str, tmp_path: Path) -> None:
 
     query = (
         "PREFIX fd: <https://w3id.org/fairdicom/ontology#>\n"
-        "SELECT ?instance ?series ?study WHERE { ?instance fd:series ?series ."
+        "SELECT ?instance ?series ?study WHERE { ?instance fd:inSeries ?series ."
         " ?series fd:study ?study } LIMIT 30"
     )
     with browser(tmp_path / "profile") as page:

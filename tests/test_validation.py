@@ -34,6 +34,11 @@ def curated(change: Callable[[rdflib.Graph], object] | None = None) -> str:
     return graph.serialize(format="nt")
 
 
+def in_two_series(graph: rdflib.Graph) -> None:
+    """Link instance 1 to both series (fd:inSeries, the raw layer's statement of its series)."""
+    graph.addN((INSTANCE_1, FD.inSeries, series, graph) for series in (SERIES_1, SERIES_2))
+
+
 def test_shapes_are_valid_shacl() -> None:
     conforms, _, text = meta_validate(str(DEFAULT_SHAPES), inference="none")
     assert conforms, text
@@ -75,8 +80,8 @@ def test_study_with_two_study_dates_fails_its_series() -> None:
         (lambda g: g.set((STUDY_1, FD.patientAgeInYears, Literal(131))), STUDY_1),
         (lambda g: g.set((STUDY_1, FD.studyDate, Literal("20210304"))), STUDY_1),
         (lambda g: g.remove((STUDY_1, FD.patient, None)), STUDY_1),
-        (lambda g: g.remove((INSTANCE_1, FD.series, None)), INSTANCE_1),
-        (lambda g: g.add((INSTANCE_1, FD.series, SERIES_2)), INSTANCE_1),
+        (lambda g: g.add((INSTANCE_1, FD.inSeries, STUDY_1)), INSTANCE_1),
+        (in_two_series, INSTANCE_1),
         (
             lambda g: g.set((SERIES_1, FD.sliceThickness, Literal("0", datatype=XSD.decimal))),
             SERIES_1,
@@ -99,6 +104,12 @@ def test_violations(change: Callable[[rdflib.Graph], object], node: URIRef) -> N
     result = validate_curated(curated(change))
     assert not result.conforms
     assert result.failing_nodes == {str(node)}, result.report_text
+
+
+def test_an_instance_in_two_series_fails_both() -> None:
+    result = validate_curated(curated(in_two_series))
+    assert result.failing_nodes == {str(INSTANCE_1)}
+    assert result.failing_series == {str(SERIES_1), str(SERIES_2)}
 
 
 def test_failing_patient_fails_the_series_of_its_studies() -> None:

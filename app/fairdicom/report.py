@@ -41,6 +41,7 @@ def validate_store(settings: Settings, batch: int = 200) -> tuple[list[str], boo
                 triples = store.construct(
                     sparql(__file__, "series_closure")
                     .replace("$GRAPH", f"<{graph}>")
+                    .replace("$RAW", f"<{graph.removesuffix('curated')}raw>")
                     .replace("$SERIES", chunk)
                 )
                 result = validate_curated("".join(triples))

@@ -62,7 +62,7 @@ def route(
     curated line about a resource whose series all fail goes to quarantine with them);
     ``instances``: series -> its instance terms.
     """
-    # Instances get their two curated triples from one rule (hierarchy.rq), so validation,
+    # Instances get their curated type from one rule (hierarchy.rq), so validation,
     # the costly step, looks at series, studies, patients and equipment; `fairdicom
     # validate` checks instances too.
     members = {instance for group in instances.values() for instance in group}

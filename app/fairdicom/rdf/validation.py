@@ -58,7 +58,7 @@ def _shapes_graph(path: Path) -> Graph:
 
 def _affected_series(data: Graph, nodes: set[str]) -> set[str]:
     """Return the series that the failing nodes concern, following the curated hierarchy."""
-    in_series, in_study, of_patient = (URIRef(FD + p) for p in ("series", "study", "patient"))
+    in_series, in_study, of_patient = (URIRef(FD + p) for p in ("inSeries", "study", "patient"))
     found: set[str] = set()
     for iri in nodes:
         node = URIRef(iri)

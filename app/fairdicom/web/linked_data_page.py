@@ -44,7 +44,7 @@ UNIT_SYMBOLS = {
 CHILDREN = {
     FD + "Patient": ("studies", FD + "patient", "child_studies"),
     FD + "Study": ("series", FD + "study", "child_series"),
-    FD + "Series": ("instances", FD + "series", "child_instances"),
+    FD + "Series": ("instances", FD + "inSeries", "child_instances"),
 }
 """Per class: the name of the resources below it, the link they point up with, their query."""
 LEVELS = (FD + "Patient", FD + "Study", FD + "Series", FD + "Instance")
