@@ -50,7 +50,7 @@ FD = "https://w3id.org/fairdicom/ontology#"
 PER_MODALITY = f"""
 PREFIX fd: <{FD}>
 SELECT ?modality (COUNT(DISTINCT ?series) AS ?series) (COUNT(DISTINCT ?i) AS ?instances)
-WHERE {{ GRAPH ?c {{ ?series fd:modality ?modality . ?i fd:series ?series }} }}
+WHERE {{ GRAPH ?c {{ ?series fd:modality ?modality }} GRAPH ?r {{ ?i fd:inSeries ?series }} }}
 GROUP BY ?modality"""
 SERIES_QUADS = f"""
 PREFIX fd: <{FD}>
@@ -60,7 +60,7 @@ GROUP BY ?modality"""
 INSTANCE_QUADS = f"""
 PREFIX fd: <{FD}>
 SELECT ?modality (COUNT(*) AS ?quads)
-WHERE {{ GRAPH ?c {{ ?series fd:modality ?modality . ?i fd:series ?series }}
+WHERE {{ GRAPH ?c {{ ?series fd:modality ?modality }} GRAPH ?r {{ ?i fd:inSeries ?series }}
          GRAPH ?g {{ ?i ?p ?o }} }}
 GROUP BY ?modality"""
 CHILD = """
@@ -146,14 +146,18 @@ def cpu_ms_per_file(script: str, folder: Path, app: Path, work: Path) -> float:
     return round(float(done.stdout.split()[-1]), 3)
 
 
-def run_ingest(folder: Path, store: Path, app: Path = ROOT / "app") -> dict[str, float]:
-    """Run ``fairdicom ingest`` (the one found in ``app``) in a child process; return its
+def run_ingest(
+    folder: Path, store: Path, app: Path = ROOT / "app", url: str = ""
+) -> dict[str, float]:
+    """Run ``fairdicom ingest`` (the one found in ``app``) in a child process into the new
+    store ``store`` (or the server at ``url``, ``store`` naming its data folder); return its
     figures."""
     shutil.rmtree(store, ignore_errors=True)
+    shutil.rmtree(store.parent / f"{store.name}-site", ignore_errors=True)
     env = child_env(app, store)
     start = time.perf_counter()
     done = subprocess.run(
-        [sys.executable, "-c", CHILD, str(folder), str(store)],
+        [sys.executable, "-c", CHILD, str(folder), url or str(store)],
         env=env,
         cwd=store.parent,
         capture_output=True,

@@ -48,7 +48,7 @@ SERVER_ENV = {**ENV, "FAIRDICOM_CLIENT_CONCURRENCY": "0"}
 """Every client here is 127.0.0.1: a per-address limit would make them one client."""
 HEAVY = (
     "PREFIX fd: <https://w3id.org/fairdicom/ontology#>\n"
-    "SELECT (COUNT(*) AS ?pairs) WHERE { ?a fd:series ?s . ?b fd:series ?s }"
+    "SELECT (COUNT(*) AS ?pairs) WHERE { ?a fd:inSeries ?s . ?b fd:inSeries ?s }"
 )
 CHEAP = "ASK { ?s a ?t }"
 JSON = "application/sparql-results+json"

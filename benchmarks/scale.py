@@ -23,7 +23,8 @@ first round is a warm-up (the workers open the store) and is not counted.
 
 ``--remote`` also ingests each corpus into a real ``oxigraph serve`` (PyPI package ``oxigraph``)
 started by the benchmark on 127.0.0.1, through ``--store http://127.0.0.1:PORT``, and prints its
-rate as a ratio to the embedded store's.
+rate as a ratio to the embedded store's, and the peak RSS of that ingest's processes: the store's
+engine then runs in the server, so these are fairdicom's own memory.
 
 Nothing measured is lost when a later step fails: each size's ingest figures are printed as soon
 as the ingest ends (with ``--json``, also written to ``--json-file``, default
@@ -42,7 +43,6 @@ import http.client
 import importlib.util
 import json
 import os
-import re
 import shutil
 import statistics
 import subprocess
@@ -222,12 +222,12 @@ def site_of(store: Path, work: Path) -> Path:
     return site if store.parent == work else work / f"{store.name}-serve-site"
 
 
-def remote_ingest(folder: Path, work: Path) -> tuple[float, int]:
+def remote_ingest(folder: Path, work: Path) -> dict[str, float]:
     """Ingest the corpus into a new ``oxigraph serve`` through ``--store http://...``; return
-    the summary's seconds and the quads the store then held."""
-    location, site = work / "oxigraph-remote", work / "oxigraph-remote-site"
+    the ingest's figures (as :func:`ingest_bench.run_ingest` gives them) and the quads the
+    store then held."""
+    location = work / "oxigraph-remote"
     shutil.rmtree(location, ignore_errors=True)
-    shutil.rmtree(site, ignore_errors=True)
     port = query_bench.free_port()
     server = subprocess.Popen(
         ["oxigraph", "serve", "--location", str(location), "--bind", f"127.0.0.1:{port}"],
@@ -236,31 +236,14 @@ def remote_ingest(folder: Path, work: Path) -> tuple[float, int]:
     )
     try:
         query_bench.wait_ready(port, "/query?query=ASK%7B%7D")
-        env = {**ingest_bench.child_env(ROOT / "app", location), "FAIRDICOM_DATA_DIR": str(site)}
-        done = subprocess.run(
-            [
-                *query_bench.FAIRDICOM,
-                "ingest",
-                str(folder),
-                "--store",
-                f"http://127.0.0.1:{port}",
-                "--dataset",
-                ingest_bench.DATASET,
-            ],
-            env=env,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        found = re.search(r"time ([\d.]+) s", done.stdout)
-        if done.returncode or found is None:
-            raise SystemExit(f"remote ingest failed ({done.returncode}):\n{done.stderr[-2000:]}")
+        client = work / "oxigraph-remote-client"  # names the ingest's data folder only
+        run = ingest_bench.run_ingest(folder, client, url=f"http://127.0.0.1:{port}")
         query = urllib.parse.urlencode({"query": DATASET_QUADS})
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
         conn.request("GET", f"/query?{query}", headers={"Accept": query_bench.JSON})
         answer = json.loads(conn.getresponse().read())
         conn.close()
-        return float(found[1]), int(answer["results"]["bindings"][0]["n"]["value"])
+        return {**run, "quads": int(answer["results"]["bindings"][0]["n"]["value"])}
     finally:
         server.terminate()
         server.wait(timeout=60)
@@ -307,9 +290,11 @@ def measure(work: Path, size: int, repeats: int, remote: bool, report: Report) -
     serve(store, repeats, work, figures)
     report.step(figures, "queries")
     if remote:
-        seconds, quads = remote_ingest(folder, work)
-        figures["remote_files_per_s"] = round(len(files) / seconds, 1)
-        figures["remote_store_quads"] = quads
+        remote = remote_ingest(folder, work)
+        figures["remote_files_per_s"] = round(len(files) / remote["ingest_seconds"], 1)
+        figures["remote_store_quads"] = remote["quads"]
+        figures["remote_peak_rss_mib_ingest"] = round(remote["peak_rss_mib_main"])
+        figures["remote_peak_rss_mib_child"] = round(remote["peak_rss_mib_worker"])
         figures["remote_rate_ratio"] = round(
             figures["remote_files_per_s"] / figures["ingest_files_per_s"], 3
         )
@@ -374,6 +359,10 @@ def table(results: list[dict[str, Any]]) -> str:
     row(
         "oxigraph serve: files/s (ratio)",
         lambda r: f"{r['remote_files_per_s']:.0f} ({r['remote_rate_ratio']:.2f})",
+    )
+    row(
+        "oxigraph serve: peak RSS, ingest process / largest child, MiB",
+        lambda r: f"{r['remote_peak_rss_mib_ingest']} / {r['remote_peak_rss_mib_child']}",
     )
     row("`fairdicom serve` ready after, s", lambda r: f"{r['serve_ready_seconds']:.1f}")
     names = sorted({name for r in results for name in r.get("queries", {})})
