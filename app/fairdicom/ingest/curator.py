@@ -69,8 +69,10 @@ def curate_plan(plan: BatchPlan, mappings: MappingSet, graphs: BatchGraphs) -> C
     if plan.replacing:
         batch.inserts = inserts
     else:
+        # Every line ends with " .\n" and holds no other newline (N-Triples escapes it), so
+        # naming its graph is one replacement over a graph's lines joined.
         batch.nquads = "".join(
-            f"{line[:-3]} <{graph}> .\n" for graph, group in inserts.items() for line in group
+            "".join(group).replace(" .\n", f" <{graph}> .\n") for graph, group in inserts.items()
         ).encode()
     return batch
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pickle
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 from fairdicom.dicom_model import Attr, InstanceHeader
@@ -58,14 +58,10 @@ class InstanceRecord:
         processes at the cost of a copy, where a hundred pairs cost their unpickling twice."""
         content = (self.values, self.invalid, self.items)
         packed = pickle.dumps(content, pickle.HIGHEST_PROTOCOL)
-        return replace(self, values={}, invalid=frozenset(), items={}, packed=packed)
-
-    def unpacked(self) -> InstanceRecord:
-        """Return this record with its content as fields again."""
-        if not self.packed:
-            return self
-        values, invalid, items = pickle.loads(self.packed)
-        return replace(self, values=values, invalid=invalid, items=items, packed=b"")
+        # made directly: dataclasses.replace costs more than the pickling
+        record = InstanceRecord(self.patient, self.study, self.series, self.instance, {})
+        record.warnings, record.packed = self.warnings, packed
+        return record
 
 
 @dataclass(frozen=True)
@@ -100,8 +96,9 @@ class RawConverter:
         items: dict[str, Pairs] = {}
         values: dict[str, tuple[str, ...]] = {}
         invalid: list[str] = []
+        cache = self._cache
         for attr in header.attrs:
-            converted = self._converted(attr)
+            converted = cache.get(attr) or self._converted(attr)
             values[converted.predicate] = converted.objects
             if not converted.valid:
                 invalid.append(converted.predicate)
@@ -179,18 +176,35 @@ def _same(one: tuple[str, ...], other: tuple[str, ...] | None) -> bool:
     return all(comparable(a) == comparable(b) for a, b in zip(one, other, strict=True))
 
 
+_Content = tuple[dict[str, tuple[str, ...]], frozenset[str], dict[str, Pairs]]
+
+
+def _content(record: InstanceRecord) -> _Content:
+    """Return a record's values, invalid predicates and items (unpickled when packed)."""
+    if record.packed:
+        content: _Content = pickle.loads(record.packed)
+        return content
+    return record.values, record.invalid, record.items
+
+
 def series_triples(records: Iterable[InstanceRecord]) -> list[str]:
     """Return the N-Triples lines of one series: shared values once, the rest per instance."""
-    group = [record.unpacked() for record in records]
-    first = group[0]
-    shared = dict(first.values)
-    flagged = set(first.invalid)
-    for record in group[1:]:
-        values = record.values
-        for predicate, objects in list(shared.items()):
-            if not _same(objects, values.get(predicate)):
-                del shared[predicate]
-        flagged &= record.invalid
+    members = list(records)
+    first = members[0]
+    group = [(record.instance, _content(record)) for record in members]
+    first_values, first_invalid, _ = group[0][1]
+    shared = dict(first_values)
+    flagged = set(first_invalid)
+    for _, (values, invalid, _) in group[1:]:
+        # equal tuples first: most values of a series are written alike in every file
+        differing = [
+            predicate
+            for predicate, objects in shared.items()
+            if values.get(predicate) != objects and not _same(objects, values.get(predicate))
+        ]
+        for predicate in differing:
+            del shared[predicate]
+        flagged &= invalid
     # No rdf:type for the hierarchy here: the curated layer states it, and a query over the
     # union of the graphs would otherwise see every type twice (Oxigraph does not merge them).
     lines = [
@@ -198,21 +212,21 @@ def series_triples(records: Iterable[InstanceRecord]) -> list[str]:
         triple(first.series, IN_STUDY, first.study),
     ]
     series = first.series
-    lines += [triple(series, p, o) for p, objects in shared.items() for o in objects]
-    lines += [triple(series, INVALID, p) for p in flagged]
+    lines += [f"{series} {p} {o} .\n" for p, objects in shared.items() for o in objects]
+    lines += [f"{series} {INVALID} {p} .\n" for p in flagged]
     items: dict[str, Pairs] = {}
-    for record in group:
-        instance = record.instance
-        lines.append(triple(instance, IN_SERIES, series))
+    in_series = f" {IN_SERIES} {series} .\n"
+    for instance, (values, invalid, record_items) in group:
+        lines.append(instance + in_series)
         lines += [
-            triple(instance, p, o)
-            for p, objects in record.values.items()
+            f"{instance} {p} {o} .\n"
+            for p, objects in values.items()
             if p not in shared
             for o in objects
         ]
-        lines += [triple(instance, INVALID, p) for p in record.invalid if p not in flagged]
-        items.update(record.items)
-    lines += [triple(node, p, o) for node, pairs in items.items() for p, o in pairs]
+        lines += [f"{instance} {INVALID} {p} .\n" for p in invalid if p not in flagged]
+        items.update(record_items)
+    lines += [f"{node} {p} {o} .\n" for node, pairs in items.items() for p, o in pairs]
     return lines
 
 
