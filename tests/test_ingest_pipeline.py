@@ -4,6 +4,7 @@ reports start-up and the catalogue refresh apart from the ingest."""
 from __future__ import annotations
 
 import re
+import threading
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -135,6 +136,31 @@ def test_batches_end_with_a_patient() -> None:
     assert not pipeline._batch_ends(long, record("p1", "s1"), 2)
     capped = p1 * pipeline.MAX_BATCH_FACTOR
     assert pipeline._batch_ends(capped, record("p1", "s1"), 2)
+
+
+def test_the_ingest_starts_before_its_inputs_are_all_counted(
+    corpus: Path, tmp_path: Path
+) -> None:
+    """The first files size the parsing pool; the rest are counted for the progress bar while
+    they are read (a million files take tens of seconds to walk), and the bar gets their
+    exact number once."""
+    reading, counted = threading.Event(), threading.Event()
+    totals: list[tuple[int, bool]] = []
+
+    def total(count: int) -> None:  # holds the count until the first file is read
+        totals.append((count, reading.wait(60)))
+        counted.set()
+
+    summary = ingest(
+        [corpus],
+        load_settings(store=str(tmp_path / "store"), workers=1),
+        "t",
+        progress=lambda _: reading.set(),
+        total=total,
+    )
+    assert summary.files_seen > pipeline.SMALL_RUN  # more than one process's share
+    assert counted.wait(60)
+    assert totals == [(summary.files_seen, True)]
 
 
 def test_summary_reports_start_up_and_catalogue_refresh_apart(

@@ -9,11 +9,13 @@ provenance. Parsing, curation and writing overlap (see :mod:`fairdicom.ingest.ba
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from itertools import islice
 from pathlib import Path
 
 from fairdicom.config import Settings
@@ -113,8 +115,7 @@ def ingest(
     if missing:
         raise UsageError(f"no such file or folder: {', '.join(missing)}")
     clock = time.perf_counter()
-    count = sum(1 for _ in iter_sources(inputs))  # a cheap first walk, for the progress bar
-    total(count)
+    count = _count_inputs(inputs, settings.worker_count * SMALL_RUN, total)
     walk = time.perf_counter() - clock
     summary = ingest_sources(
         iter_sources(inputs),
@@ -130,6 +131,22 @@ def ingest(
     summary.seconds += walk
     summary.startup_seconds += walk
     return summary
+
+
+def _count_inputs(inputs: list[Path], enough: int, total: Callable[[int], None]) -> int:
+    """Count the inputs for the progress bar (``total``, once, with their number): the first
+    ``enough`` now, as they size the parsing pool, the rest in a thread while the ingest runs
+    (walking a million files takes tens of seconds); return the number counted now."""
+    sources = iter_sources(inputs)
+    count = sum(1 for _ in islice(sources, enough))
+    if count < enough:
+        total(count)
+    else:
+        rest = threading.Thread(
+            target=lambda: total(count + sum(1 for _ in sources)), name="count", daemon=True
+        )
+        rest.start()
+    return count
 
 
 def ingest_sources(
