@@ -76,8 +76,10 @@ def serving(work: Path, port: int, settings: dict[str, str]) -> Iterator[Server]
     """
     config = work / "fairdicom.toml"
     # Most tests read datasets that have no description (NON_PUBLIC, closed by the default
-    # access control) anonymously; tests/test_access.py turns access control on.
-    config.write_text("access_control = false\n")
+    # access control) anonymously; tests/test_access.py turns access control on. Pages whose
+    # figures are computed in the background (/explore, /mappings) wait for them instead of
+    # answering 202 "computing" on a loaded machine; tests/test_page_computing.py sets 0.
+    config.write_text("access_control = false\npage_wait = 600\n")
     env = {k: v for k, v in os.environ.items() if not k.startswith("FAIRDICOM_")}
     env.update({f"FAIRDICOM_{name.upper()}": value for name, value in settings.items()})
     env.update(PYTHONPATH=str(ROOT / "app"), FAIRDICOM_CONFIG=str(config))

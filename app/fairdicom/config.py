@@ -278,6 +278,14 @@ class Settings:
             minimum=1,
         ),
     ] = 1
+    page_wait: Annotated[
+        int,
+        Help(
+            "seconds `/explore` and the `/mappings` pages wait for figures computed in the "
+            'background (once per store version) before answering 202 "computing"',
+            minimum=0,
+        ),
+    ] = 3
     cors_write_origins: Annotated[
         tuple[str, ...],
         Help(

@@ -4,7 +4,9 @@ A view reads the facts of every series it may count
 (:func:`fairdicom.explore.table.facts_query`: each property scanned once, as SPARQL TSV) through
 the query service like any other query (same workers, limits and result cache, in the fast lane
 as a page's query; the facts do not depend on the selection, so one answer serves every view of
-a store generation), and counts each facet under every selection but its own
+a store generation: they are read once per generation, in the background, and the page
+answers 202 "computing" and reloads itself while they are not ready after ``page_wait``
+seconds), and counts each facet under every selection but its own
 (:func:`fairdicom.explore.tally.count`). The page shows the same counts as one SPARQL query
 (:func:`fairdicom.explore.sparql.view_query`: a GROUP BY per facet and chart) to open in the
 query page. Counts are computed over the datasets the caller may read plus those whose
@@ -22,7 +24,7 @@ import json
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Hashable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
@@ -49,6 +51,7 @@ from fairdicom.media_types import RDF, SPARQL_JSON, TSV, Format
 from fairdicom.namespaces import DataIris
 from fairdicom.query.admission import FAST_PAGE
 from fairdicom.web.auth import access, request_scope
+from fairdicom.web.computing import Computations, computing_response
 from fairdicom.web.explore_view import charts, facet_views
 from fairdicom.web.protocol import conditional_get, negotiate, require_admin, service, settings
 
@@ -123,43 +126,77 @@ def _dataset_titles() -> dict[str, str]:
 
 TABLES_KEY = "fairdicom.explore.tables"
 TABLES_KEPT = 4
-"""How many read fact tables (one per store generation and scope) the app keeps for repeats."""
+"""How many fact tables (one per store generation and scope) the app keeps for repeats."""
 _TABLES_LOCK = threading.Lock()
 
 
-def _table(context: Context) -> Table:
-    """Return the facts of every series the caller may count (read once per generation)."""
+class Computing(Exception):
+    """The facts of this store generation are being computed in the background."""
+
+
+def _tables() -> Computations[Table]:
+    with _TABLES_LOCK:
+        tables: Computations[Table] = current_app.extensions.setdefault(
+            TABLES_KEY, Computations(TABLES_KEPT)
+        )
+    return tables
+
+
+ANSWERS_KEPT = 64
+"""How many counted views (a facts table, a selection and a threshold) the app keeps."""
+_answers: OrderedDict[tuple[Hashable, tuple[tuple[str, str], ...], int], Answer] = OrderedDict()
+
+
+def _count(facts: tuple[Hashable, Table], selection: Selection, threshold: int) -> Answer:
+    """Return the counts of a view of a facts table (its key: None, a table read every time),
+    counted once per table, selection and threshold."""
+    table_key, table = facts
+    if table_key is None:
+        return count(table, selection, threshold)
+    key = (table_key, tuple(selection.pairs()), threshold)
+    with _TABLES_LOCK:
+        found = _answers.get(key)
+        if found is not None:
+            _answers.move_to_end(key)
+            return found
+    answer = count(table, selection, threshold)
+    with _TABLES_LOCK:
+        _answers[key] = answer
+        while len(_answers) > ANSWERS_KEPT:
+            _answers.popitem(last=False)
+    return answer
+
+
+def _table(context: Context, wait: float | None) -> tuple[Hashable, Table]:
+    """Return the facts of every series the caller may count, read once per generation in the
+    background; raise Computing when they are not ready within ``wait`` seconds (None: wait)."""
     text = facts_query(context.counted, context.vocabulary)
     generation = service().generation()
-    key = (generation or "", context.aggregate_scope.key, text)
-    tables: OrderedDict[tuple[str, str, str], Table] = current_app.extensions.setdefault(
-        TABLES_KEY, OrderedDict()
-    )
-    if generation is not None:
-        with _TABLES_LOCK:
-            if key in tables:
-                tables.move_to_end(key)
-                return tables[key]
-    with _counting(context):
-        result = service().query(text, accept=[TSV.media_type])
-    if result.truncated:
-        raise QueryTooLarge(
-            f"the explorer's facts are more than max_rows = {settings().max_rows} rows: "
-            "raise max_rows so that every series is counted"
-        )
-    table = read_table(result.body, _dataset_titles())
-    if generation is not None:
-        with _TABLES_LOCK:
-            tables[key] = table
-            while len(tables) > TABLES_KEPT:
-                tables.popitem(last=False)
-    return table
+    queries, max_rows, titles = service(), settings().max_rows, _dataset_titles()
+
+    def compute() -> Table:
+        with _counting(context):
+            result = queries.query(text, accept=[TSV.media_type])
+        if result.truncated:
+            raise QueryTooLarge(
+                f"the explorer's facts are more than max_rows = {max_rows} rows: "
+                "raise max_rows so that every series is counted"
+            )
+        return read_table(result.body, titles)
+
+    if generation is None:  # a store that cannot tell its changes is read every time
+        return None, compute()
+    key = (generation, context.aggregate_scope.key, text)
+    table = _tables().get(key, compute, wait)
+    if table is None:
+        raise Computing(text)
+    return key, table
 
 
-def _view(context: Context) -> tuple[Selection, Answer, Chosen, Answer]:
+def _view(context: Context, wait: float | None = None) -> tuple[Selection, Answer, Chosen, Answer]:
     """Return the selection of the request, the values of every facet, and the counts."""
     selection = read_selection(list(request.args.items(multi=True)))
-    current = count(_table(context), selection, context.threshold)
+    current = _count(_table(context, wait), selection, context.threshold)
     chosen = resolve(selection, current)
     return selection, current, chosen, current
 
@@ -176,8 +213,12 @@ def explore() -> Response:
 
 def _explore() -> Response:
     context = _context()
-    selection, known, chosen, current = _view(context)
-    if request.args.get("format") == "json":
+    as_json = request.args.get("format") == "json"
+    try:
+        selection, known, chosen, current = _view(context, settings().page_wait)
+    except Computing:
+        return computing_response("explorer's counts", json=as_json)
+    if as_json:
         return _counts_json(selection, known, current, context)
     text = view_query(chosen, context.counted, context.vocabulary)
     hrefs = {
