@@ -453,6 +453,14 @@ def test_generation_sees_writes_of_another_process(writable: QueryService) -> No
     assert number(writable.query(COUNT, accept=["json"]).body) == 1
 
 
+def test_the_site_files_beside_the_store_leave_its_generation(writable: QueryService) -> None:
+    """The audit log is written in the data folder, the store's folder by default: a read
+    that is audited must not look like a write (every cache would be thrown away)."""
+    before = writable.generation()
+    (Path(writable.settings.store) / "audit.log").write_text('{"read": 1}\n', encoding="utf-8")
+    assert writable.generation() == before
+
+
 def test_update_waits_for_no_ingest(writable: QueryService) -> None:
     code = (
         "import sys, pyoxigraph as ox; s = ox.Store(sys.argv[1]); "

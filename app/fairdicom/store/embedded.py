@@ -28,13 +28,16 @@ class EmbeddedLocation:
         return True
 
     def generation(self) -> str:
-        """Return a stamp of the directory's state (its RocksDB log and manifest files)."""
+        """Return a stamp of the directory's state (its RocksDB write-ahead logs, numbered
+        ``NNNNNN.log``, and manifest files: not the site's files, such as the audit log, kept
+        in the same folder when it is the data folder)."""
         digest = hashlib.blake2b(digest_size=8)
         try:
             with os.scandir(self.location) as entries:
                 for entry in sorted(entries, key=lambda e: e.name):
                     name = entry.name
-                    if name == "CURRENT" or name.startswith("MANIFEST-") or name.endswith(".log"):
+                    wal = name.endswith(".log") and name[:-4].isdigit()
+                    if name == "CURRENT" or name.startswith("MANIFEST-") or wal:
                         stat = entry.stat()
                         digest.update(f"{name}:{stat.st_size}:{stat.st_mtime_ns};".encode())
         except FileNotFoundError:
