@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, BinaryIO
+from typing import IO, TYPE_CHECKING, BinaryIO, cast
 
 import pyoxigraph as ox
 
@@ -171,8 +171,7 @@ class RemoteStore:
         rdf_format = query_formats.rdf_format(fmt)
         prefixes = PREFIXES if rdf_format in (ox.RdfFormat.TURTLE, ox.RdfFormat.TRIG) else None
         if graph is not None:
-            data = self._graph_ntriples(graph) or b""
-            ox.serialize(_triples(data), out, rdf_format, prefixes=prefixes)
+            ox.serialize(self._graph_triples(graph), out, rdf_format, prefixes=prefixes)
         elif not rdf_format.supports_datasets:
             # Turtle and N-Triples hold one graph: write the union of all named graphs.
             union = self.construct(self._sparql("remote_union"))
@@ -329,6 +328,25 @@ class RemoteStore:
                 return None
             return response.content
 
+    def _graph_triples(self, graph: str | None) -> Iterator[ox.Triple]:
+        """Yield a graph's triples as the engine sends them, parsed as they arrive (a dump of a
+        large store's graph is held neither whole nor twice); none when it does not exist."""
+        params = {"graph": graph} if graph is not None else {"default": ""}
+        with self._http.request(
+            "GET",
+            self.where.graph_store_url,
+            params=params,
+            headers={"Accept": NTRIPLES},
+            stream=True,
+            missing_ok=True,
+        ) as response:
+            if response.status_code == 404:
+                return
+            response.raw.decode_content = True  # read as it arrives, decoded when compressed
+            body = cast("IO[bytes]", response.raw)
+            for quad in ox.parse(body, ox.RdfFormat.N_TRIPLES):
+                yield quad.triple
+
     def _quads(self) -> Iterator[ox.Quad]:
         """Yield every quad of the store, graph by graph (the default graph first)."""
         # Virtuoso's default graph is the union of its graphs: it has no triples of its own.
@@ -336,7 +354,7 @@ class RemoteStore:
             name: ox.NamedNode | ox.DefaultGraph = (
                 ox.DefaultGraph() if graph is None else ox.NamedNode(graph)
             )
-            for triple in _triples(self._graph_ntriples(graph) or b""):
+            for triple in self._graph_triples(graph):
                 yield ox.Quad(triple.subject, triple.predicate, triple.object, name)
 
 
