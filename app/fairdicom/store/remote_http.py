@@ -22,6 +22,8 @@ import requests
 
 from fairdicom.errors import QuerySyntaxError, StoreError, UsageError
 
+Response = requests.Response
+"""An answer of the engine, as the HTTP client gives it (for the store's type hints)."""
 RETRY_STATUSES = frozenset({502, 503, 504})
 FIRST_DELAY = 0.5
 """Seconds before the first retry; each later one waits twice as long."""

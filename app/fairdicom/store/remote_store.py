@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import IO, TYPE_CHECKING, BinaryIO, cast
 
 import pyoxigraph as ox
@@ -39,6 +40,7 @@ from fairdicom.store.remote_generation import bump
 from fairdicom.store.replace_update import replace_operations
 
 if TYPE_CHECKING:
+    from fairdicom.store.remote_http import Response
     from fairdicom.store.remote_location import RemoteLocation
 
 LOOKUP_BATCH = 256
@@ -314,33 +316,30 @@ class RemoteStore:
         names = [v.value for v in results.variables]
         return [{n: row[n] for n in names if row[n] is not None} for row in results]
 
-    def _graph_ntriples(self, graph: str | None) -> bytes | None:
-        """Return a graph's triples as N-Triples (None: the graph does not exist)."""
+    @contextmanager
+    def _graph_answer(self, graph: str | None, stream: bool) -> Iterator[Response | None]:
+        """Yield the engine's answer to a GET of a graph as N-Triples (None: no such graph)."""
         params = {"graph": graph} if graph is not None else {"default": ""}
         with self._http.request(
             "GET",
             self.where.graph_store_url,
             params=params,
             headers={"Accept": NTRIPLES},
+            stream=stream,
             missing_ok=True,
         ) as response:
-            if response.status_code == 404:
-                return None
-            return response.content
+            yield None if response.status_code == 404 else response
+
+    def _graph_ntriples(self, graph: str | None) -> bytes | None:
+        """Return a graph's triples as N-Triples (None: the graph does not exist)."""
+        with self._graph_answer(graph, stream=False) as response:
+            return None if response is None else response.content
 
     def _graph_triples(self, graph: str | None) -> Iterator[ox.Triple]:
         """Yield a graph's triples as the engine sends them, parsed as they arrive (a dump of a
         large store's graph is held neither whole nor twice); none when it does not exist."""
-        params = {"graph": graph} if graph is not None else {"default": ""}
-        with self._http.request(
-            "GET",
-            self.where.graph_store_url,
-            params=params,
-            headers={"Accept": NTRIPLES},
-            stream=True,
-            missing_ok=True,
-        ) as response:
-            if response.status_code == 404:
+        with self._graph_answer(graph, stream=True) as response:
+            if response is None:
                 return
             response.raw.decode_content = True  # read as it arrives, decoded when compressed
             body = cast("IO[bytes]", response.raw)
