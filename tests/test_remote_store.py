@@ -27,8 +27,9 @@ from typing import Protocol
 import pytest
 import rdflib
 from fairdicom.config import load_settings
+from fairdicom.errors import UsageError
 from fairdicom.resources import SAMPLE
-from fairdicom.store import Dataset, RemoteLocation, locate, open_store
+from fairdicom.store import Dataset, RemoteLocation, RemoteStore, locate, open_store, remote_store
 from rdflib.compare import isomorphic
 
 from tests.conftest import ROOT, SECRET
@@ -424,6 +425,38 @@ def _quads(location: RemoteLocation, graph: str) -> int:
             store.close()
     except Exception:
         return 0
+
+
+def test_a_load_is_sent_in_requests_as_it_is_parsed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """N-Quads larger than a request go in several ``INSERT DATA`` requests, each of at most
+    UPDATE_MAX_BYTES of triples, and every quad arrives in its graph; a line that does not
+    parse is a clear error."""
+    monkeypatch.setattr(remote_store, "UPDATE_MAX_BYTES", 2_000)
+    sent: list[int] = []
+    add = RemoteStore.add
+
+    def counted(store: RemoteStore, inserts: dict[str, list[str]]) -> None:
+        sent.append(sum(len(line) for lines in inserts.values() for line in lines))
+        add(store, inserts)
+
+    monkeypatch.setattr(RemoteStore, "add", counted)
+    ex = "http://example.org/"
+    quads = [f'<{ex}s{i}> <{ex}p> "Wert {i} \u00e9\u4e2d" <{ex}g{i % 2}> .\n' for i in range(300)]
+    with oxigraph_serving(tmp_path / "oxigraph") as server:
+        store = open_store(load_settings(store=server.url))
+        try:
+            store.load_nquads("".join(quads).encode(), bulk=True)
+            assert len(sent) >= 5, sent
+            assert max(sent) < 2_000 + 200, sent  # the request that passed the bound ends it
+            assert store.quad_count(f"{ex}g0") == store.quad_count(f"{ex}g1") == 150
+            found = store.select(f"SELECT ?o WHERE {{ GRAPH <{ex}g1> {{ <{ex}s7> ?p ?o }} }}")
+            assert [str(row["o"]) for row in found] == ['"Wert 7 \u00e9\u4e2d"']
+            with pytest.raises(UsageError, match="do not parse"):
+                store.load_nquads(b"<http://example.org/s> <http://example.org/p> oops .\n")
+        finally:
+            store.close()
 
 
 def test_unreachable_store_is_a_clear_error(tmp_path: Path) -> None:
