@@ -430,9 +430,9 @@ def _quads(location: RemoteLocation, graph: str) -> int:
 def test_a_load_is_sent_in_requests_as_it_is_parsed(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """N-Quads larger than a request go in several ``INSERT DATA`` requests, each of at most
-    UPDATE_MAX_BYTES of triples, and every quad arrives in its graph; a line that does not
-    parse is a clear error."""
+    """N-Quads larger than a request go in several ``INSERT DATA`` requests, each ended by
+    the line that reaches UPDATE_MAX_BYTES of triples, and every quad arrives in its graph; a
+    line that does not parse is a clear error."""
     monkeypatch.setattr(remote_store, "UPDATE_MAX_BYTES", 2_000)
     sent: list[int] = []
     add = RemoteStore.add
