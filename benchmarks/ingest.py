@@ -9,8 +9,10 @@ about that many files; kept in the work folder and reused) is read by a bare sin
 by ``fairdicom ingest`` in a child process (every core) into a new store (every file is read
 once first, so that no loop reads from the disk). Printed per size:
 the bare rate (before, after, mean), the ingest rate (the summary's time: start-up included,
-the catalogue refresh after it not) and its ratio to the mean bare rate; the start-up and the
-catalogue refresh (figures and dumps) apart; CPU milliseconds per file of the ingest process
+the catalogue refresh after it not) and its ratio to the mean bare rate; apart, the start-up
+and what the command does after the ingest: the labels and mappings graphs, the catalogue
+refresh (figures and dumps), the compaction; the command's whole time (``command_seconds``,
+Python's start-up and imports included); CPU milliseconds per file of the ingest process
 and of its workers; peak RSS of both; stored quads per instance, overall and per modality
 (quads of a modality's series and instances over its instances); the load average; and the
 reader's cost: CPU milliseconds per file of one process reading, de-identifying and converting
@@ -187,7 +189,8 @@ def run_ingest(
         "peak_rss_mib_worker": int(usage[4]) / 1024,
     }
     parts = {"start-up": "startup", "published in": "catalogue", "figures": "figures"}
-    for text, name in {**parts, "dumps": "dumps"}.items():
+    parts |= {"dumps": "dumps", "mappings refreshed in": "labels", "for queries in": "compact"}
+    for text, name in parts.items():
         found = re.search(rf"{text} ([\d.]+) s", output)
         if found:
             figures[f"{name}_seconds"] = float(found[1])

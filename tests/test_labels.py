@@ -11,7 +11,9 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
+import pydicom
 import pytest
+from pydicom.dataset import Dataset
 
 from tests.conftest import SECRET, run_cli
 from tests.helpers import select_rows
@@ -34,6 +36,18 @@ USED = f"""
 SELECT (COUNT(DISTINCT ?o) AS ?n) WHERE {{
   GRAPH ?g {{ ?s ?p ?o }} FILTER(STRENDS(STR(?g), "/curated") && isIRI(?o)
   && !STRSTARTS(STR(?o), "{BASE}id/")) }}"""
+IN_USE = f"""
+SELECT DISTINCT ?term WHERE {{
+  GRAPH ?g {{ ?s ?p ?o }}
+  FILTER(STRENDS(STR(?g), "/curated") || STRENDS(STR(?g), "/raw")
+         || STRENDS(STR(?g), "/quarantine"))
+  VALUES ?position {{ "p" "o" }}
+  BIND(IF(?position = "p", ?p, ?o) AS ?term)
+  FILTER(isIRI(?term) && !STRSTARTS(STR(?term), "{BASE}id/"))
+}}"""
+LABELLED = f"""
+PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
+SELECT ?term ?label WHERE {{ GRAPH {VOCABULARY} {{ ?term rdfs:label ?label }} }}"""
 CHEST_SERIES = """
 PREFIX fd: <https://w3id.org/fairdicom/ontology#>
 SELECT ?series WHERE { GRAPH ?g { ?series fd:bodyPart <http://snomed.info/id/816094009> } }
@@ -113,3 +127,32 @@ def test_query_page_shows_labels_in_a_browser(server: str, tmp_path: Path) -> No
     for href, title, text in series:
         assert title == BASE + href[1:] and text == "series " + href.rsplit("/", 1)[1]
     assert _read(server + series[0][0][1:]).count(series[0][1]) >= 1  # the link answers
+
+
+def test_labels_follow_the_terms_a_reingest_leaves_in_use(corpus: Path, tmp_path: Path) -> None:
+    """The vocabulary graph is found by index lookups, not by reading the store: after an
+    ingest, and after a re-ingest that changes a coded concept labelled only by its Code
+    Meaning, it labels exactly the terms the layers use (a scan of every quad says which)."""
+    source = sorted(corpus.rglob("series*-CT/*.dcm"))[0]
+    header = pydicom.dcmread(source)
+    target = tmp_path / "files" / "one.dcm"
+    target.parent.mkdir()
+    empty = tmp_path / "fairdicom.toml"
+    empty.write_text("")
+    env = {"FAIRDICOM_STORE": str(tmp_path / "store"), "FAIRDICOM_CONFIG": str(empty)}
+    labels: list[dict[str, str]] = []
+    for code, meaning in (("7771000", "Region one"), ("7772000", "Region two")):
+        region = Dataset()
+        region.CodeValue, region.CodingSchemeDesignator, region.CodeMeaning = code, "SCT", meaning
+        header.AnatomicRegionSequence = [region]
+        header.save_as(target)
+        done = run_cli("ingest", str(target.parent), "--dataset", "test", env=env)
+        assert done.returncode == 0, done.stdout + done.stderr
+        used = {row["term"] for row in select_rows(tmp_path / "store", IN_USE)}
+        labels = select_rows(tmp_path / "store", LABELLED)
+        assert {row["term"] for row in labels} == used
+        assert {"row": f"<http://snomed.info/id/{code}>", "label": f'"{meaning}"'} in [
+            {"row": row["term"], "label": row["label"]} for row in labels
+        ]
+    assert "<http://snomed.info/id/7771000>" not in {row["term"] for row in labels}
+    assert "<urn:oid:1.2.840.10008.5.1.4.1.1.2>" in {row["term"] for row in labels}

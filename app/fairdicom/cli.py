@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import sys
+import time
 import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -187,10 +188,13 @@ def _publish_mappings(settings: Settings) -> None:
     """Bring the vocabulary (labels) and mappings graphs up to date after an ingest."""
     from fairdicom.curation.vocabulary import publish_mappings
 
+    start = time.perf_counter()
     try:
         publish_mappings(settings)
     except FairdicomError as exc:
         click.echo(f"labels not refreshed: {exc} (then run `fairdicom mapping apply`)", err=True)
+        return
+    click.echo(f"labels and mappings refreshed in {time.perf_counter() - start:.1f} s")
 
 
 def _refresh_catalog(settings: Settings) -> None:

@@ -85,11 +85,16 @@ def static_labels(mappings: MappingSet, ontology: Path = CORE_ONTOLOGY) -> dict[
     return labels
 
 
-def used_terms(store: GraphStore, iris: DataIris) -> set[str]:
-    """Return the IRIs the datasets use that are not minted: predicates, concepts, classes."""
-    minted = "<" + iris.base + "id/"
-    terms = [str(row["concept"]) for row in store.select(sparql(__file__, "used_concepts"))]
-    return {t[1:-1] for t in terms if t.startswith("<") and not t.startswith(minted)}
+def used_terms(
+    store: GraphStore, iris: DataIris, candidates: Iterable[str], layers: list[str] | None = None
+) -> set[str]:
+    """Return the ``candidates`` (IRIs, minted ones aside) that a layer of a dataset uses, as
+    predicate or value: two index lookups per candidate and layer graph, whatever the size
+    of the store (``layers``: those graphs, when the caller has listed them)."""
+    minted = iris.base + "id/"
+    if layers is None:
+        layers = [g for g in store.graphs() if g.endswith(LAYER_ENDINGS)]
+    return store.terms_in_use({t for t in candidates if not t.startswith(minted)}, layers)
 
 
 def held_labels(store: GraphStore, iris: DataIris) -> dict[str, str]:
@@ -109,23 +114,19 @@ def terms_still_used(
     written: Iterable[str],
     held: Iterable[str] = (),
 ) -> set[str]:
-    """Return what :func:`used_terms` returns after a remap that wrote the ``written`` IRIs,
-    by index lookups instead of a scan of every layer: a term in use now is labelled in the
-    vocabulary graph already (``held``), has a label in the ontologies or tables (``known``),
-    or was just written (the raw layer's own labels, SOP class names and Code Meanings, are
-    there since its ingest). The cost follows the number of terms, not the size of the store.
+    """Return the terms a remap that wrote the ``written`` IRIs leaves in use: a term in use
+    now is labelled in the vocabulary graph already (``held``), has a label in the ontologies
+    or tables (``known``), or was just written (the raw layer's own labels, SOP class names and
+    Code Meanings, are there since its ingest).
 
     A remap moves raw lines between a dataset's raw and quarantine graphs but never adds one,
     so the DICOM attributes in use stay those the vocabulary graph labels: when it labels
     some, the thousands of the tag vocabulary are not looked up one by one.
     """
-    minted = iris.base + "id/"
     held = set(held)
     tags = any(t.startswith(DICOM_TERMS) for t in held)
     static = (t for t in known if not (tags and t.startswith(DICOM_TERMS)))
-    candidates = {t for t in (*held, *static, *written) if not t.startswith(minted)}
-    layers = [g for g in store.graphs() if g.endswith(LAYER_ENDINGS)]
-    return store.terms_in_use(candidates, layers)
+    return used_terms(store, iris, {*held, *static, *written})
 
 
 def _graph_lines(store: GraphStore, graph: str) -> set[str]:
@@ -136,9 +137,12 @@ def _graph_lines(store: GraphStore, graph: str) -> set[str]:
     return set(out.getvalue().decode("utf-8").splitlines(keepends=True))
 
 
-def store_labels(store: GraphStore, missing: set[str]) -> dict[str, str]:
+def store_labels(
+    store: GraphStore, missing: set[str], codes: dict[str, str] | None = None
+) -> dict[str, str]:
     """Return labels for concepts that no ontology or table labels: SOP class names, then the
-    Code Meaning of the code in the raw layer."""
+    Code Meaning of the code in the raw layer (``codes``: :func:`code_labels`, when read
+    already)."""
     found: dict[str, str] = {}
     if any(concept.startswith("urn:oid:") for concept in missing):
         from fairdicom.dicom.uid_names import uid_name  # pydicom: only when needed
@@ -147,14 +151,29 @@ def store_labels(store: GraphStore, missing: set[str]) -> dict[str, str]:
             if concept.startswith("urn:oid:") and (name := uid_name(concept[8:])):
                 found[concept] = literal(name, "", "en")
     if missing - found.keys():
-        for row in store.select(sparql(__file__, "code_meanings")):
-            scheme = SCHEMES.get(_text(row["scheme"]).strip().upper())
-            if scheme is None:
-                continue
-            concept = scheme + _text(row["code"]).strip()
-            if concept in missing and concept not in found:
-                found[concept] = literal(_text(row["meaning"]).strip())
+        codes = code_labels(store) if codes is None else codes
+        found |= {concept: codes[concept] for concept in missing - found.keys() if concept in codes}
     return found
+
+
+def code_labels(store: GraphStore) -> dict[str, str]:
+    """Return concept IRI -> label term of each coded value of the raw graphs whose Coding
+    Scheme Designator names a known vocabulary (its Code Meaning; the first one read)."""
+    found: dict[str, str] = {}
+    for row in store.select(sparql(__file__, "code_meanings")):
+        scheme = SCHEMES.get(_text(row["scheme"]).strip().upper())
+        if scheme is not None:
+            found.setdefault(
+                scheme + _text(row["code"]).strip(), literal(_text(row["meaning"]).strip())
+            )
+    return found
+
+
+def _registry_terms() -> list[str]:
+    """Return the IRIs (``urn:oid:``) of the UIDs of the DICOM registry."""
+    from fairdicom.dicom.uid_names import registry_uids  # pydicom: only when needed
+
+    return ["urn:oid:" + uid for uid in registry_uids()]
 
 
 def _text(term: str | Term) -> str:
@@ -165,19 +184,26 @@ def _text(term: str | Term) -> str:
 def vocabulary_lines(
     store: GraphStore, iris: DataIris, mappings: MappingSet, written: Iterable[str] | None = None
 ) -> list[str]:
-    """Return the lines of the vocabulary graph: a label for each term the store uses
-    (``written``: the IRIs a remap just wrote, see :func:`terms_still_used`)."""
+    """Return the lines of the vocabulary graph: a label for each term the store uses.
+
+    ``written``: the IRIs a remap just wrote (see :func:`terms_still_used`). Without it (after
+    an ingest, which may bring any attribute, SOP class or coded concept) every term that a
+    label could be found for is looked up: those of the vocabulary graph, the ontologies and
+    tables, the DICOM registry's UIDs and the raw layer's codes. Terms no label exists for
+    are not looked for, so nothing reads the whole store.
+    """
     known = static_labels(mappings)
-    held: dict[str, str] = {}
+    held = held_labels(store, iris)
+    codes: dict[str, str] | None = None
     if written is None:
-        used = used_terms(store, iris)
+        codes = code_labels(store)
+        used = used_terms(store, iris, {*held, *known, *_registry_terms(), *codes})
     else:
-        held = held_labels(store, iris)
         used = terms_still_used(store, iris, known, written, held)
     labels = {term: known[term] for term in used if term in known}
     # A SOP class keeps the registry name its ingest labelled it with (no pydicom to load).
     labels |= {t: held[t] for t in used - labels.keys() if t.startswith("urn:oid:") and t in held}
-    labels |= store_labels(store, used - labels.keys())
+    labels |= store_labels(store, used - labels.keys(), codes)
     return [triple(iri(subject), LABEL, label) for subject, label in sorted(labels.items())]
 
 
