@@ -85,15 +85,12 @@ def static_labels(mappings: MappingSet, ontology: Path = CORE_ONTOLOGY) -> dict[
     return labels
 
 
-def used_terms(
-    store: GraphStore, iris: DataIris, candidates: Iterable[str], layers: list[str] | None = None
-) -> set[str]:
+def used_terms(store: GraphStore, iris: DataIris, candidates: Iterable[str]) -> set[str]:
     """Return the ``candidates`` (IRIs, minted ones aside) that a layer of a dataset uses, as
     predicate or value: two index lookups per candidate and layer graph, whatever the size
-    of the store (``layers``: those graphs, when the caller has listed them)."""
+    of the store."""
     minted = iris.base + "id/"
-    if layers is None:
-        layers = [g for g in store.graphs() if g.endswith(LAYER_ENDINGS)]
+    layers = [g for g in store.graphs() if g.endswith(LAYER_ENDINGS)]
     return store.terms_in_use({t for t in candidates if not t.startswith(minted)}, layers)
 
 
