@@ -11,10 +11,9 @@ does; then ``fairdicom serve`` runs on that store and one client sends each exam
 
 Printed per size: the ingest rate (files/s, the summary's time: start-up included, the labels,
 catalogue refresh and compaction after it not, each printed apart) and its ratio to the smallest
-size's; the peak RSS of the ingest command's
-process and of its largest child (a parsing or curation process); the store's bytes on disk per
-instance (after the compaction the command runs at the end); each example's p50 and p95 in
-milliseconds and the rows it answered.
+size's; the peak RSS of the ingest command's process and of its largest child (a parsing or
+curation process); the store's bytes on disk per instance (after the compaction the command runs
+at the end); each example's p50 and p95 in milliseconds and the rows it answered.
 
 Queries are uncached: every request's text ends with a different comment, so the query
 service's result cache (keyed by the text and the store's generation) never answers, while
