@@ -6,17 +6,24 @@ from __future__ import annotations
 
 import random
 import re
+import warnings
 from pathlib import Path
 
+import pydicom
+import pydicom.data
 import pytest
 from fairdicom.config import DeidOptions
 from fairdicom.dicom import deidentify
+from fairdicom.dicom.charset import character_set
 from fairdicom.dicom.deidentify import Profile, Pseudonymizer, clean_text, identifying_words
 from fairdicom.dicom.limits import DEFER_BYTES
+from fairdicom.dicom.read_context import PHI_TAGS, _identifying_texts, _identity, raw_element
 from fairdicom.dicom.reader import read_instance
 from fairdicom.dicom.sources import Source
 from fairdicom.dicom.synth import write_corpus
 from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.multival import MultiValue
+from pydicom.sequence import Sequence
 from pydicom.uid import ImplicitVRLittleEndian, generate_uid
 
 
@@ -155,3 +162,91 @@ def test_a_name_too_long_to_read_shares_no_cleaned_descriptor(tmp_path: Path) ->
         described = {a.name: a.value for a in header.attrs}  # type: ignore[attr-defined]
         assert "Zeta" not in described["StudyDescription"], described["StudyDescription"]
     assert after == alone
+
+
+def _words_by_pydicom(ds: Dataset) -> frozenset[str]:
+    """Return the words of Clean Descriptors as before the shortcut: every identifying value
+    converted by pydicom, sequence items included, and the patient's names as pydicom prints
+    them."""
+
+    def texts(value: object) -> list[str]:
+        if isinstance(value, Sequence):
+            return [
+                t
+                for item in value
+                for tag in PHI_TAGS
+                if tag in item
+                for t in texts(item[tag].value)
+            ]
+        if isinstance(value, list | tuple | MultiValue):
+            return [str(v) for v in value]
+        return [] if value is None else [str(value)]
+
+    values = [t for tag in PHI_TAGS if tag in ds for t in texts(ds[tag].value)]
+    names = [
+        str(ds.get(k) or "")
+        for k in ("PatientName", "OtherPatientNames", "PatientBirthName", "PatientMotherBirthName")
+    ]
+    return identifying_words(values, names=names)
+
+
+def _read_raw(path: Path) -> Dataset:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return pydicom.dcmread(path, defer_size=DEFER_BYTES, stop_before_pixels=True, force=True)
+
+
+def _hand_built(folder: Path) -> list[Path]:
+    """Write files whose identifying values take every path of the reader: several values,
+    a sequence of other IDs, non-ASCII names in Latin-1, UTF-8 and ISO 2022 (Japanese), and a
+    name whose bytes the declared character set cannot decode."""
+    cases: list[tuple[str, dict[str, object]]] = [
+        ("ISO_IR 100", {"PatientName": "Müller^Jürgen", "OtherPatientNames": ["Ærø^A", "B^Çé"]}),
+        ("ISO_IR 192", {"PatientName": "Ødegård^Åse", "InstitutionName": "Hôpital Saint-Éloi"}),
+        ("\\ISO 2022 IR 87", {"PatientName": "Yamada^Tarou=山田^太郎=やまだ^たろう"}),
+        ("", {"PatientName": "Doe^John", "OperatorsName": ["Smith^A", "Jones^B^^Dr"]}),
+    ]
+    files = []
+    for index, (charset, values) in enumerate(cases):
+        ds = Dataset()
+        if charset:
+            ds.SpecificCharacterSet = charset.split("\\") if "\\" in charset else charset
+        for keyword, value in values.items():
+            setattr(ds, keyword, value)
+        ds.PatientID = f"PID-{index}"
+        ds.AccessionNumber = "ACC 4411"
+        ds.InstitutionAddress = "1 Harbour Road\\ Port 22"
+        other = Dataset()
+        other.PatientID = f"OLD-ID-{index}99"
+        other.IssuerOfPatientID = "Lakeside"
+        ds.OtherPatientIDsSequence = [other]
+        path = folder / f"case{index}.dcm"
+        ds.save_as(path, implicit_vr=False, little_endian=True)
+        files.append(path)
+    # Latin-1 bytes under UTF-8: the walk cannot decode them; pydicom reads them its way.
+    broken = files[1].read_bytes().replace("Ødegård".encode(), "Ødegård".encode("latin-1") + b"  ")
+    files.append(folder / "undecodable.dcm")
+    files[-1].write_bytes(broken)
+    return files
+
+
+def test_the_words_of_clean_descriptors_are_the_ones_pydicom_gives(tmp_path: Path) -> None:
+    """The identifying values are decoded from their raw bytes as the walk decodes a descriptor
+    (pydicom converts only a sequence or a value it cannot decode): the words are the ones
+    pydicom's conversion gives, on pydicom's test files (every character set it tests) and on
+    hand-built files."""
+    bundled = Path(pydicom.data.__file__).parent  # its test files and character-set files
+    files = sorted(bundled.glob("*_files/**/*.dcm")) + _hand_built(tmp_path)
+    compared = with_words = 0
+    for path in files:
+        try:
+            ds = _read_raw(path)
+            expected = _words_by_pydicom(_read_raw(path))
+        except Exception:  # not a dataset pydicom converts: nothing to compare with
+            continue
+        charset = character_set(raw_element(ds, 0x00080005).value if 0x00080005 in ds else None)
+        values, names = _identifying_texts(_identity(ds), ds, charset)
+        assert identifying_words(values, names=names) == expected, path.name
+        compared += 1
+        with_words += bool(expected)
+    assert compared > 90 and with_words > 50, (compared, with_words)

@@ -16,13 +16,13 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
-from pydicom.datadict import tag_for_keyword
+from pydicom.datadict import dictionary_VR, tag_for_keyword
 from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
 from pydicom.sequence import Sequence
 
 from fairdicom.config import DeidOptions
-from fairdicom.dicom.charset import CharacterSet
+from fairdicom.dicom.charset import SINGLE_VALUED, CharacterSet, decode_text
 from fairdicom.dicom.deidentify import Action, Profile, Pseudonymizer, identifying_words
 from fairdicom.dicom_model import Attr
 
@@ -66,6 +66,8 @@ are searched too)."""
 PHI_TAGS = tuple(int(tag_for_keyword(k) or 0) for k in IDENTIFYING_KEYWORDS)
 _PHI_TAG_SET = frozenset(PHI_TAGS)
 _NAME_KEYWORDS = ("PatientName", "OtherPatientNames", "PatientBirthName", "PatientMotherBirthName")
+_NAME_TAGS = frozenset(int(tag_for_keyword(k) or 0) for k in _NAME_KEYWORDS)
+_PHI_VRS = {tag: dictionary_VR(tag) for tag in PHI_TAGS}
 
 Converted = tuple[Attr | None, tuple[str, ...]]
 """A converted attribute (None: removed) and the warnings its conversion gave."""
@@ -146,7 +148,7 @@ class ReadContext:
     elements: int = 0
 
     @cached_property
-    def identity(self) -> tuple[object, ...]:
+    def identity(self) -> tuple[tuple[int, object], ...]:
         """The raw identifying values: what Clean Descriptors depends on (a memo key).
 
         Read before the first descriptor is cleaned, so before ``identifying`` converts them.
@@ -160,9 +162,9 @@ class ReadContext:
         key = (self.identity, self.charset.encodings)
         words = self.memo.words.get(key)
         if words is None:
+            values, names = _identifying_texts(self.identity, self.dataset, self.charset)
             # every part of the patient's names, however short
-            patient = [str(self.dataset.get(k) or "") for k in _NAME_KEYWORDS]
-            words = identifying_words(_identifying_values(self.dataset), names=patient)
+            words = identifying_words(values, names=names)
             self.memo.remember_words(key, words)
         return words
 
@@ -178,23 +180,50 @@ def label(tag: int, name: str) -> str:
     return f"({tag >> 16:04X},{tag & 0xFFFF:04X}) {name}".rstrip()
 
 
-def _identifying_values(ds: Dataset) -> list[str]:
-    """Return the text of the identifying attributes (for Clean Descriptors), items included."""
+def _identifying_texts(
+    identity: tuple[tuple[int, object], ...], ds: Dataset, charset: CharacterSet
+) -> tuple[list[str], list[str]]:
+    """Return the text of the identifying values of a file and its patient's names (for Clean
+    Descriptors), from the raw bytes of its identity decoded as the walk decodes a
+    descriptor; a value that is a sequence, was not read or cannot be decoded so is read
+    through pydicom (items included).
+
+    A value of several is split as pydicom splits it; a name stays whole, as it gives every
+    word, however short, and one phrase."""
     values: list[str] = []
-    for tag in PHI_TAGS:
-        if tag not in ds:
+    names: list[str] = []
+    for tag, raw in identity:
+        if raw is None:  # empty
             continue
-        value = ds[tag].value
-        if isinstance(value, Sequence):
-            values += [text for item in value for text in _identifying_values(item)]
-        elif isinstance(value, list | tuple | MultiValue):
-            values += [str(v) for v in value]
-        elif value is not None:
-            values.append(str(value))
-    return values
+        vr = _PHI_VRS[tag]
+        text = decode_text(raw, charset, vr) if raw.__class__ is bytes and vr != "SQ" else None
+        if text is None:
+            value = ds[tag].value
+            values += _texts(value)
+            text = str(value or "") if tag in _NAME_TAGS else ""
+        else:
+            text = text.rstrip("\x00 ")
+            values += [text] if vr in SINGLE_VALUED else text.split("\\")
+        if tag in _NAME_TAGS:
+            names.append(text)
+    return values, names
 
 
-def _identity(ds: Dataset) -> tuple[object, ...]:
+def _texts(value: object) -> list[str]:
+    """Return the text of an identifying value as pydicom converted it, items included."""
+    if isinstance(value, Sequence):
+        return [text for item in value for text in _item_texts(item)]
+    if isinstance(value, list | tuple | MultiValue):
+        return [str(v) for v in value]
+    return [] if value is None else [str(value)]
+
+
+def _item_texts(item: Dataset) -> list[str]:
+    """Return the text of the identifying values of a sequence item, as pydicom converts them."""
+    return [text for tag in PHI_TAGS if tag in item for text in _texts(item[tag].value)]
+
+
+def _identity(ds: Dataset) -> tuple[tuple[int, object], ...]:
     """Return the raw values Clean Descriptors' words come from (a key, never stored).
 
     A value too long to have been read (deferred) has no raw bytes to compare: it makes the
