@@ -1,7 +1,7 @@
 """Ingest benchmark: end-to-end rate against a bare pydicom parse loop, in the same run.
 
     python benchmarks/ingest.py [--sizes 5000 20000 100000] [--workdir DIR] [--json]
-        [--baseline DIR] [--rounds N]
+        [--baseline DIR] [--rounds N] [--pixel-kib KIB]
 
 For each size, a synthetic corpus (``fairdicom synth OUT --patients N --seed 7``, N chosen for
 about that many files; kept in the work folder and reused) is read by a bare single-process
@@ -22,6 +22,10 @@ every file (``FileWorker``, what a parsing process does), beside the bare parse'
 ``DIR/fairdicom`` (``git archive COMMIT app | tar -x -C /tmp/base`` gives ``/tmp/base/app``):
 each round ingests with the baseline, then with this checkout, so that both see the same load;
 the rates of every round are printed, with their median and spread.
+
+``--pixel-kib KIB`` gives every image of the corpora pixel data of that size (512: a CT slice),
+kept in corpora of their own: the synthetic headers alone hide what reading a file costs
+beyond its header.
 """
 
 from __future__ import annotations
@@ -104,16 +108,36 @@ print((time.process_time() - start) * 1000 / len(files))
 """
 
 
-def corpus(work: Path, size: int) -> tuple[Path, list[Path]]:
+def corpus(work: Path, size: int, pixel_kib: int = 0) -> tuple[Path, list[Path]]:
     """Return the folder and files of a synthetic corpus of about ``size`` files (written
-    once)."""
-    folder = work / f"corpus-{size}"
+    once), with pixel data of ``pixel_kib`` KiB behind each header but SR documents' (0:
+    headers only)."""
+    folder = work / (f"corpus-{size}-pixels-{pixel_kib}" if pixel_kib else f"corpus-{size}")
     done = folder / ".complete"
     if not done.exists():
         shutil.rmtree(folder, ignore_errors=True)
         write_corpus(folder, max(3, round(size / FILES_PER_PATIENT)), seed=7)
+        if pixel_kib:
+            add_pixel_data(sorted(folder.rglob("*.dcm")), pixel_kib)
         done.write_text("")
     return folder, sorted(folder.rglob("*.dcm"))
+
+
+def add_pixel_data(files: list[Path], kib: int) -> None:
+    """Give each image pixel data of about ``kib`` KiB: one square 16-bit frame (a CT slice of
+    512 x 512 holds 512 KiB)."""
+    side = int((kib * 1024 / 2) ** 0.5)
+    for path in files:
+        ds = pydicom.dcmread(path)
+        if ds.get("Modality") == "SR":
+            continue
+        ds.Rows = ds.Columns = side
+        ds.BitsAllocated, ds.BitsStored, ds.HighBit = 16, 12, 11
+        ds.SamplesPerPixel, ds.PixelRepresentation = 1, 0
+        ds.PhotometricInterpretation = "MONOCHROME2"
+        ds.PixelData = bytes(side * side * 2)
+        ds["PixelData"].VR = "OW"
+        ds.save_as(path)
 
 
 def warm_page_cache(files: list[Path]) -> None:
@@ -227,9 +251,11 @@ def store_counts(store: Path) -> dict[str, object]:
     }
 
 
-def measure(work: Path, size: int, baseline: Path | None, rounds: int) -> dict[str, object]:
+def measure(
+    work: Path, size: int, baseline: Path | None, rounds: int, pixel_kib: int = 0
+) -> dict[str, object]:
     """Return the figures of one corpus size (with a baseline, each round runs both)."""
-    folder, files = corpus(work, size)
+    folder, files = corpus(work, size, pixel_kib)
     load = os.getloadavg()[0]
     versions = {"ours": ROOT / "app"}
     if baseline is not None:
@@ -290,12 +316,18 @@ def main() -> None:
         "--baseline", type=Path, help="folder holding another version's fairdicom package"
     )
     parser.add_argument("--rounds", type=int, default=1, help="ingests per version and size")
+    parser.add_argument(
+        "--pixel-kib",
+        type=int,
+        default=0,
+        help="pixel data behind each header, in KiB (512: a CT slice; default: headers only)",
+    )
     args = parser.parse_args()
     work = args.workdir or Path(tempfile.mkdtemp(prefix="fairdicom-bench-"))
     work.mkdir(parents=True, exist_ok=True)
     results = []
     for size in args.sizes:
-        figures = measure(work, size, args.baseline, args.rounds)
+        figures = measure(work, size, args.baseline, args.rounds, args.pixel_kib)
         results.append(figures)
         print(f"--- about {size} files")
         for key, value in figures.items():

@@ -7,13 +7,14 @@ from __future__ import annotations
 import random
 import re
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import pydicom
 import pydicom.data
 import pytest
 from fairdicom.config import DeidOptions
-from fairdicom.dicom import deidentify
+from fairdicom.dicom import deidentify, limits, reader
 from fairdicom.dicom.charset import character_set
 from fairdicom.dicom.deidentify import Profile, Pseudonymizer, clean_text, identifying_words
 from fairdicom.dicom.limits import DEFER_BYTES
@@ -250,3 +251,58 @@ def test_the_words_of_clean_descriptors_are_the_ones_pydicom_gives(tmp_path: Pat
         compared += 1
         with_words += bool(expected)
     assert compared > 90 and with_words > 50, (compared, with_words)
+
+
+def _with_pixels(folder: Path, sources: list[Path]) -> list[Path]:
+    """Return copies of files with 512 x 512 16-bit pixel data behind their header."""
+    copies = []
+    for index, source in enumerate(sources):
+        ds = pydicom.dcmread(source)
+        ds.Rows, ds.Columns, ds.BitsAllocated, ds.BitsStored = 512, 512, 16, 12
+        ds.HighBit, ds.SamplesPerPixel, ds.PixelRepresentation = 11, 1, 0
+        ds.PhotometricInterpretation = "MONOCHROME2"
+        ds.PixelData = random.Random(index).randbytes(512 * 512 * 2)
+        ds["PixelData"].VR = "OW"
+        copies.append(folder / f"pixels{index}.dcm")
+        ds.save_as(copies[-1])
+    return copies
+
+
+def _outcomes(files: list[Path]) -> list[str]:
+    """Return what the reader makes of each file: its header, or why it was not read."""
+    outcomes = []
+    pseudonyms, profile = Pseudonymizer("s3cret"), Profile(DeidOptions())
+    for path in files:
+        try:
+            outcomes.append(repr(read_instance(Source(str(path)), profile, pseudonyms)))
+        except Exception as exc:
+            outcomes.append(f"{type(exc).__name__}: {exc}")
+    return outcomes
+
+
+def test_a_header_read_from_the_first_bytes_is_the_one_read_from_the_whole_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The reader parses a header from the first bytes of its file and reads the rest only when
+    the header goes on past them: cut anywhere, the headers (and the reasons a file is not
+    read) are the ones parsed from the whole file, on pydicom's test files (pixel data of
+    every kind, truncated and deflated files, long private headers), synthetic files and
+    files with large pixel data."""
+    bundled = Path(pydicom.data.__file__).parent
+    write_corpus(tmp_path / "synth", 1, seed=5)
+    synthetic = sorted((tmp_path / "synth").rglob("*.dcm"))[:12]
+    (tmp_path / "pixels").mkdir()
+    files = sorted(bundled.glob("*_files/**/*.dcm")) + synthetic
+    files += _with_pixels(tmp_path / "pixels", synthetic[:3])
+
+    def whole(handle: limits.Readable, parse: Callable[[limits.Readable], object]) -> object:
+        handle.seek(0)
+        return parse(limits.header_stream(handle))
+
+    with monkeypatch.context() as patched:
+        patched.setattr(reader, "parse_header", whole)
+        expected = _outcomes(files)
+    assert sum(o.startswith("InstanceHeader") for o in expected) > 80
+    for first in (140, 333, 1024, 4096, limits.FIRST_BYTES):
+        monkeypatch.setattr(limits, "FIRST_BYTES", first)
+        assert _outcomes(files) == expected, first

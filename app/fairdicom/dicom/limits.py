@@ -12,7 +12,8 @@ import io
 import re
 import struct
 import zlib
-from typing import Protocol
+from collections.abc import Callable
+from typing import Protocol, TypeVar
 
 from pydicom.errors import BytesLengthException, InvalidDicomError
 
@@ -25,6 +26,7 @@ __all__ = [
     "LimitExceeded",
     "failure_reason",
     "header_stream",
+    "parse_header",
 ]
 
 MIB = 2**20
@@ -41,6 +43,9 @@ MAX_ELEMENTS = 1_000_000
 """Elements, items included, walked in one file."""
 WHOLE_FILE_BYTES = MIB
 """A file up to this size is read whole and parsed in memory: its size bounds every read."""
+FIRST_BYTES = 64 * 1024
+"""A header is parsed from the file's first bytes, read into memory, when it ends inside them
+(the usual case: a header takes a few KiB; the pixel data behind it is never read)."""
 DEFLATED = b"1.2.840.10008.1.2.1.99"
 _TAG = re.compile(r"\(([0-9A-Fa-f]{4}),\s?([0-9A-Fa-f]{4})\)")
 
@@ -97,6 +102,35 @@ class BoundedFile:
         if inflater.unconsumed_tail:
             raise LimitExceeded(f"deflated dataset inflates beyond {self._limit // MIB} MiB")
         return data
+
+
+T = TypeVar("T")
+
+
+def parse_header(handle: Readable, parse: Callable[[Readable], T]) -> T:
+    """Return what ``parse`` makes of a file's header, read from memory where it can be: the
+    file's first FIRST_BYTES when the header ends inside them (``parse`` stops before the
+    pixel data, or the file ends there), else as :func:`header_stream` gives the whole file.
+
+    What was parsed from the first bytes is kept only when the parse stopped inside them:
+    nothing it read was cut short by their end. Anything else (a header longer than that, a
+    value skipped past their end, a parse that fails on them) is parsed again from the file.
+    """
+    first = FIRST_BYTES
+    head = handle.read(first)
+    if DEFLATED not in head:
+        if len(head) < first:  # the whole file
+            return parse(io.BytesIO(head))
+        stream = io.BytesIO(head)
+        try:
+            parsed = parse(stream)
+        except Exception:  # perhaps only for the cut: the whole file says
+            pass
+        else:
+            if stream.tell() < first:
+                return parsed
+    handle.seek(0)
+    return parse(header_stream(handle))
 
 
 def header_stream(handle: Readable) -> Readable:

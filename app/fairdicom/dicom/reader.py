@@ -36,7 +36,7 @@ from pydicom.dataset import Dataset
 from fairdicom.dicom.charset import character_set
 from fairdicom.dicom.deidentify import Profile, Pseudonymizer
 from fairdicom.dicom.element_walk import CHARSET_TAG, walk
-from fairdicom.dicom.limits import DEFER_BYTES, failure_reason, header_stream
+from fairdicom.dicom.limits import DEFER_BYTES, Readable, failure_reason, parse_header
 from fairdicom.dicom.read_context import ReadContext, memo_for, raw_element
 from fairdicom.dicom.sources import Source
 from fairdicom.dicom_model import InstanceHeader
@@ -94,12 +94,7 @@ def read_instance(source: Source, profile: Profile, pseudonyms: Pseudonymizer) -
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             try:
-                ds = pydicom.dcmread(
-                    header_stream(handle),
-                    defer_size=DEFER_BYTES,
-                    stop_before_pixels=True,
-                    force=True,
-                )
+                ds = parse_header(handle, _parse)
                 return _deidentify(ds, profile, pseudonyms)
             except DicomReadError:
                 raise
@@ -108,6 +103,11 @@ def read_instance(source: Source, profile: Profile, pseudonyms: Pseudonymizer) -
     # Raised outside the handler: the original exception (whose text may quote header bytes)
     # is not even chained to this one.
     raise DicomReadError(reason)
+
+
+def _parse(stream: Readable) -> Dataset:
+    """Parse a header up to its pixel data, long values skipped unread."""
+    return pydicom.dcmread(stream, defer_size=DEFER_BYTES, stop_before_pixels=True, force=True)
 
 
 def _text(ds: Dataset, keyword: str) -> str:
