@@ -184,9 +184,9 @@ def _identifying_texts(
     identity: tuple[tuple[int, object], ...], ds: Dataset, charset: CharacterSet
 ) -> tuple[list[str], list[str]]:
     """Return the text of the identifying values of a file and its patient's names (for Clean
-    Descriptors), from the raw bytes of its identity decoded as the walk decodes a
-    descriptor; a value that is a sequence, was not read or cannot be decoded so is read
-    through pydicom (items included).
+    Descriptors): the raw bytes of its identity, decoded as the walk decodes a descriptor; a
+    sequence (items included), a value not read and one that does not decode so are converted
+    by pydicom.
 
     A value of several is split as pydicom splits it; a name stays whole, as it gives every
     word, however short, and one phrase."""
