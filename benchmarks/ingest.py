@@ -48,7 +48,7 @@ import pyoxigraph
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "app"))
 
-from fairdicom.dicom.synth import write_corpus  # noqa: E402
+from fairdicom.dicom.synth import add_pixel_data, write_corpus  # noqa: E402
 
 FILES_PER_PATIENT = 46
 """Files a synthetic patient has on average (seed 7, instances per series by modality)."""
@@ -121,23 +121,6 @@ def corpus(work: Path, size: int, pixel_kib: int = 0) -> tuple[Path, list[Path]]
             add_pixel_data(sorted(folder.rglob("*.dcm")), pixel_kib)
         done.write_text("")
     return folder, sorted(folder.rglob("*.dcm"))
-
-
-def add_pixel_data(files: list[Path], kib: int) -> None:
-    """Give each image pixel data of about ``kib`` KiB: one square 16-bit frame (a CT slice of
-    512 x 512 holds 512 KiB)."""
-    side = int((kib * 1024 / 2) ** 0.5)
-    for path in files:
-        ds = pydicom.dcmread(path)
-        if ds.get("Modality") == "SR":
-            continue
-        ds.Rows = ds.Columns = side
-        ds.BitsAllocated, ds.BitsStored, ds.HighBit = 16, 12, 11
-        ds.SamplesPerPixel, ds.PixelRepresentation = 1, 0
-        ds.PhotometricInterpretation = "MONOCHROME2"
-        ds.PixelData = bytes(side * side * 2)
-        ds["PixelData"].VR = "OW"
-        ds.save_as(path)
 
 
 def warm_page_cache(files: list[Path]) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import random
 import re
+import shutil
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -21,7 +22,7 @@ from fairdicom.dicom.limits import DEFER_BYTES
 from fairdicom.dicom.read_context import PHI_TAGS, _identifying_texts, _identity, raw_element
 from fairdicom.dicom.reader import read_instance
 from fairdicom.dicom.sources import Source
-from fairdicom.dicom.synth import write_corpus
+from fairdicom.dicom.synth import add_pixel_data, write_corpus
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.multival import MultiValue
 from pydicom.sequence import Sequence
@@ -192,9 +193,10 @@ def _words_by_pydicom(ds: Dataset) -> frozenset[str]:
 
 
 def _read_raw(path: Path) -> Dataset:
-    with warnings.catch_warnings():
+    """Return a file's dataset as the reader parses it, values unconverted."""
+    with warnings.catch_warnings(), path.open("rb") as handle:
         warnings.simplefilter("ignore")
-        return pydicom.dcmread(path, defer_size=DEFER_BYTES, stop_before_pixels=True, force=True)
+        return reader._parse(handle)
 
 
 def _hand_built(folder: Path) -> list[Path]:
@@ -253,21 +255,6 @@ def test_the_words_of_clean_descriptors_are_the_ones_pydicom_gives(tmp_path: Pat
     assert compared > 90 and with_words > 50, (compared, with_words)
 
 
-def _with_pixels(folder: Path, sources: list[Path]) -> list[Path]:
-    """Return copies of files with 512 x 512 16-bit pixel data behind their header."""
-    copies = []
-    for index, source in enumerate(sources):
-        ds = pydicom.dcmread(source)
-        ds.Rows, ds.Columns, ds.BitsAllocated, ds.BitsStored = 512, 512, 16, 12
-        ds.HighBit, ds.SamplesPerPixel, ds.PixelRepresentation = 11, 1, 0
-        ds.PhotometricInterpretation = "MONOCHROME2"
-        ds.PixelData = random.Random(index).randbytes(512 * 512 * 2)
-        ds["PixelData"].VR = "OW"
-        copies.append(folder / f"pixels{index}.dcm")
-        ds.save_as(copies[-1])
-    return copies
-
-
 def _outcomes(files: list[Path]) -> list[str]:
     """Return what the reader makes of each file: its header, or why it was not read."""
     outcomes = []
@@ -293,7 +280,11 @@ def test_a_header_read_from_the_first_bytes_is_the_one_read_from_the_whole_file(
     synthetic = sorted((tmp_path / "synth").rglob("*.dcm"))[:12]
     (tmp_path / "pixels").mkdir()
     files = sorted(bundled.glob("*_files/**/*.dcm")) + synthetic
-    files += _with_pixels(tmp_path / "pixels", synthetic[:3])
+    pixels = [
+        Path(shutil.copy(f, tmp_path / "pixels" / f"{i}.dcm")) for i, f in enumerate(synthetic[:3])
+    ]
+    add_pixel_data(pixels, 512)
+    files += pixels
 
     def whole(handle: limits.Readable, parse: Callable[[limits.Readable], object]) -> object:
         handle.seek(0)

@@ -200,12 +200,13 @@ def _identifying_texts(
         if text is None:
             value = ds[tag].value
             values += _texts(value)
-            text = str(value or "") if tag in _NAME_TAGS else ""
+            if tag in _NAME_TAGS:
+                names.append(str(value or ""))
         else:
             text = text.rstrip("\x00 ")
             values += [text] if vr in SINGLE_VALUED else text.split("\\")
-        if tag in _NAME_TAGS:
-            names.append(text)
+            if tag in _NAME_TAGS:
+                names.append(text)
     return values, names
 
 

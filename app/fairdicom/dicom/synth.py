@@ -1,9 +1,10 @@
 """Write synthetic, realistic, header-only DICOM corpora that carry fictitious PHI.
 
 Every file is a valid Part 10 file (explicit VR little endian) without PixelData; Rows and
-Columns are those of the real image. The same ``(patients, seed, instances_per_series)`` always
-gives byte-identical files: all randomness comes from seeded ``random.Random`` instances and
-UIDs are ``2.25.`` decimals of SHA-256 digests. Vocabularies live in ``synth_tables``.
+Columns are those of the real image (:func:`add_pixel_data` puts a frame behind the header).
+The same ``(patients, seed, instances_per_series)`` always gives byte-identical files: all
+randomness comes from seeded ``random.Random`` instances and UIDs are ``2.25.`` decimals of
+SHA-256 digests. Vocabularies live in ``synth_tables``.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
+import pydicom
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.filebase import DicomBytesIO
 from pydicom.filewriter import write_data_element
@@ -259,3 +261,20 @@ def write_corpus(
     return SynthSummary(
         len(plan), len(studies), sum(len(st.series) for st in studies), len(files), files
     )
+
+
+def add_pixel_data(files: list[Path], kib: int) -> None:
+    """Give each image (each file but SR documents) one square 16-bit frame of about ``kib``
+    KiB behind its header, as real files carry it (a CT slice of 512 x 512: 512 KiB)."""
+    side = int((kib * 1024 / 2) ** 0.5)
+    for path in files:
+        ds = pydicom.dcmread(path)
+        if ds.get("Modality") == "SR":
+            continue
+        ds.Rows = ds.Columns = side
+        ds.BitsAllocated, ds.BitsStored, ds.HighBit = 16, 12, 11
+        ds.SamplesPerPixel, ds.PixelRepresentation = 1, 0
+        ds.PhotometricInterpretation = "MONOCHROME2"
+        ds.PixelData = bytes(side * side * 2)
+        ds["PixelData"].VR = "OW"
+        ds.save_as(path)
