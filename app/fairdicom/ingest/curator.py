@@ -21,6 +21,7 @@ from typing import TypeVar
 
 from fairdicom.errors import FairdicomError
 from fairdicom.ingest.curate import curate, owners_of, route, subject_of
+from fairdicom.ingest.forked import own_standard_streams
 from fairdicom.ingest.plan import BatchGraphs, BatchPlan
 from fairdicom.rdf.mapping import MappingSet
 from fairdicom.rdf.raw import series_triples
@@ -100,6 +101,7 @@ def _start(mappings: MappingSet, graphs: BatchGraphs) -> None:
     process that started it."""
     global _job
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C: the parent stops the pool
+    own_standard_streams()
     parent = parent_process()
     if parent is not None:  # a killed ingest never says stop: its death is the signal
         threading.Thread(target=_end_with, args=(parent.sentinel,), daemon=True).start()

@@ -31,6 +31,7 @@ from fairdicom.dicom.deidentify import Profile, Pseudonymizer
 from fairdicom.dicom.reader import NotDicom, read_instance
 from fairdicom.dicom.sources import NotAFile, Source, UnsafeMember
 from fairdicom.errors import DicomReadError, FairdicomError
+from fairdicom.ingest.forked import own_standard_streams
 from fairdicom.namespaces import DataIris
 from fairdicom.rdf.raw import InstanceRecord, RawConverter
 
@@ -115,6 +116,7 @@ def _serve(
     (number, outcome), up to ANSWERS_PER_MESSAGE a message; ``reading`` holds the number of
     the file being read."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C: the parent stops the pool
+    own_standard_streams()
     for fd in inherited:
         with contextlib.suppress(OSError):
             os.close(fd)
