@@ -7,7 +7,10 @@ import os
 from pathlib import Path
 
 import pytest
-from fairdicom.config import load_settings
+from fairdicom.config import DeidOptions, load_settings
+from fairdicom.dicom.deidentify import Profile, Pseudonymizer
+from fairdicom.dicom.reader import read_instance
+from fairdicom.dicom.sources import Source
 from fairdicom.ingest.pipeline import ingest
 from fairdicom.store import EmbeddedStore
 
@@ -53,3 +56,16 @@ def ingest_isolated(folder: Path, store: Path, dataset: str, secret: str) -> Non
         empty.write_text("")
         env.setenv("FAIRDICOM_CONFIG", str(empty))
         ingest([folder], load_settings(store=str(store), secret=secret, workers=1), dataset)
+
+
+def reader_outcomes(files: list[Path]) -> list[str]:
+    """Return what the reader makes of each file: its de-identified header, or why it was not
+    read."""
+    outcomes = []
+    pseudonyms, profile = Pseudonymizer("s3cret"), Profile(DeidOptions())
+    for path in files:
+        try:
+            outcomes.append(repr(read_instance(Source(str(path)), profile, pseudonyms)))
+        except Exception as exc:
+            outcomes.append(f"{type(exc).__name__}: {exc}")
+    return outcomes

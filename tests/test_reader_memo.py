@@ -28,6 +28,8 @@ from pydicom.multival import MultiValue
 from pydicom.sequence import Sequence
 from pydicom.uid import ImplicitVRLittleEndian, generate_uid
 
+from tests.helpers import reader_outcomes
+
 
 def oracle(value: str, identifying: frozenset[str]) -> str:
     """Return the descriptor cleaned as before the shortcut: the phrases' pattern compiled
@@ -255,18 +257,6 @@ def test_the_words_of_clean_descriptors_are_the_ones_pydicom_gives(tmp_path: Pat
     assert compared > 90 and with_words > 50, (compared, with_words)
 
 
-def _outcomes(files: list[Path]) -> list[str]:
-    """Return what the reader makes of each file: its header, or why it was not read."""
-    outcomes = []
-    pseudonyms, profile = Pseudonymizer("s3cret"), Profile(DeidOptions())
-    for path in files:
-        try:
-            outcomes.append(repr(read_instance(Source(str(path)), profile, pseudonyms)))
-        except Exception as exc:
-            outcomes.append(f"{type(exc).__name__}: {exc}")
-    return outcomes
-
-
 def test_a_header_read_from_the_first_bytes_is_the_one_read_from_the_whole_file(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -292,8 +282,8 @@ def test_a_header_read_from_the_first_bytes_is_the_one_read_from_the_whole_file(
 
     with monkeypatch.context() as patched:
         patched.setattr(reader, "parse_header", whole)
-        expected = _outcomes(files)
+        expected = reader_outcomes(files)
     assert sum(o.startswith("InstanceHeader") for o in expected) > 80
     for first in (140, 333, 1024, 4096, limits.FIRST_BYTES):
         monkeypatch.setattr(limits, "FIRST_BYTES", first)
-        assert _outcomes(files) == expected, first
+        assert reader_outcomes(files) == expected, first

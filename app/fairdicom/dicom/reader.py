@@ -24,6 +24,7 @@ in :mod:`fairdicom.dicom.read_context`.
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 import warnings
@@ -36,6 +37,7 @@ from pydicom.dataset import Dataset
 from fairdicom.dicom.charset import character_set
 from fairdicom.dicom.deidentify import Profile, Pseudonymizer
 from fairdicom.dicom.element_walk import CHARSET_TAG, walk
+from fairdicom.dicom.header_bytes import read_explicit_little
 from fairdicom.dicom.limits import DEFER_BYTES, Readable, failure_reason, parse_header
 from fairdicom.dicom.read_context import ReadContext, memo_for, raw_element
 from fairdicom.dicom.sources import Source
@@ -106,7 +108,14 @@ def read_instance(source: Source, profile: Profile, pseudonyms: Pseudonymizer) -
 
 
 def _parse(stream: Readable) -> Dataset:
-    """Parse a header up to its pixel data, long values skipped unread."""
+    """Parse a header up to its pixel data, long values skipped unread: from its bytes in one
+    pass in the usual case, else by ``dcmread``."""
+    if isinstance(stream, io.BytesIO):
+        usual = read_explicit_little(stream.getvalue(), DEFER_BYTES)
+        if usual is not None:
+            dataset, end = usual
+            stream.seek(end)  # where dcmread stops
+            return dataset
     return pydicom.dcmread(stream, defer_size=DEFER_BYTES, stop_before_pixels=True, force=True)
 
 
