@@ -18,6 +18,7 @@ reading from the other; ``tests/test_header_bytes.py`` compares both on every fi
 from __future__ import annotations
 
 import struct
+from functools import lru_cache
 from typing import cast
 
 import pydicom.uid
@@ -80,11 +81,24 @@ def read_explicit_little(data: bytes, defer_bytes: int) -> tuple[Dataset, int] |
 
 
 def _explicit_little(meta: Elements) -> bool:
-    """Return True when the file meta says explicit VR little endian as ``dcmread`` decides it;
-    its elements are converted, as ``dcmread`` converts some of them (any may fail)."""
-    values = {int(tag): convert_raw_data_element(raw).value for tag, raw in meta.items()}
-    syntax = values.get(_TRANSFER_SYNTAX)
-    return isinstance(syntax, str) and syntax not in _NOT_EXPLICIT_LITTLE
+    """Return True when the file meta says explicit VR little endian as ``dcmread`` decides it,
+    after the conversions of the file meta that ``dcmread`` makes (each may fail): its element
+    of the lowest tag (the group length, when there is one) and its transfer syntax."""
+    first = meta[min(meta)]
+    _converted(first.tag, first.VR, first.value)
+    syntax = meta.get(BaseTag(_TRANSFER_SYNTAX))
+    if syntax is None:
+        return False
+    value = _converted(syntax.tag, syntax.VR, syntax.value)
+    return isinstance(value, str) and value not in _NOT_EXPLICIT_LITTLE
+
+
+@lru_cache(maxsize=256)
+def _converted(tag: BaseTag, vr: str | None, value: bytes | None) -> object:
+    """Return the value pydicom converts a file meta element to (the files of a series repeat
+    them); raise what pydicom raises."""
+    raw = RawDataElement(tag, vr, len(value or b""), value, 0, False, True)
+    return convert_raw_data_element(raw).value
 
 
 def _elements(data: bytes, position: int, defer_bytes: int, meta: bool) -> tuple[Elements, int]:
