@@ -5,10 +5,11 @@ The usual case is a Part 10 file (preamble and ``DICM``) whose file meta informa
 dataset are explicit VR little endian (every transfer syntax but the implicit, big endian and
 deflated ones), every element of a known VR and a defined length, none longer than the deferral
 size, and the dataset ending at the pixel data or at the end of the bytes. That is nearly every
-file a modality or an archive writes, and it costs a third of what ``dcmread`` costs. Anything
-else (a file without a preamble, implicit VR, a sequence of undefined length, a value cut short
-by the end of the bytes, bytes left over, a conversion of the file meta that fails) gives None,
-and the caller parses the file with ``dcmread``, whose results (and errors) stay the reference.
+file a modality or an archive writes, and it costs a third to a half of what ``dcmread``
+costs. Anything else (a file without a preamble, implicit VR, a sequence of undefined length, a
+value cut short by the end of the bytes, bytes left over, a conversion of the file meta that
+fails) gives None, and the caller parses the file with ``dcmread``, whose results (and errors)
+stay the reference.
 
 The elements are pydicom's own (``RawDataElement``, values as raw bytes) in a pydicom
 ``Dataset`` with the same encoding and character set, so what reads the dataset cannot tell one

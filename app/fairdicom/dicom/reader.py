@@ -16,7 +16,9 @@ Values are decoded once per distinct raw value and everything else the result de
 series repeats most of them), not converted by pydicom one by one. That memo belongs to the
 pseudonymizer (the secret) and the options it was made with, so it never outlives them.
 Reading is bounded (:mod:`fairdicom.dicom.limits`) and every failure becomes a DicomReadError whose
-reason quotes nothing from the file. The walk over the elements is in
+reason quotes nothing from the file. The usual header (explicit VR little endian, as nearly every
+modality writes) is read from its bytes in one pass (:mod:`fairdicom.dicom.header_bytes`), any
+other by pydicom's ``dcmread``; both give the same dataset. The walk over the elements is in
 :mod:`fairdicom.dicom.element_walk`, the conversion of one value in
 :mod:`fairdicom.dicom.value_conversion`, the memo and what else a file's conversion depends on
 in :mod:`fairdicom.dicom.read_context`.
