@@ -1,4 +1,4 @@
-"""Helpers for tests that look into a store."""
+"""Helpers for tests that look into a store, or at what the reader makes of files."""
 
 from __future__ import annotations
 

@@ -30,16 +30,16 @@ from pydicom.dataelem import (
     empty_value_for_VR,
 )
 from pydicom.dataset import Dataset
-from pydicom.filereader import ENCODED_VR
 from pydicom.tag import BaseTag
-from pydicom.valuerep import EXPLICIT_VR_LENGTH_32
+from pydicom.valuerep import EXPLICIT_VR_LENGTH_32, VR
 
 __all__ = ["read_explicit_little"]
 
 PREFIX_END = 132
 """The 128-byte preamble and ``DICM``."""
-_VRS = {written: written.decode() for written in ENCODED_VR}
-_LONG_LENGTH = frozenset(str(vr).encode() for vr in EXPLICIT_VR_LENGTH_32)
+_VRS = {vr.value.encode(): vr.value for vr in VR}
+"""Every VR as written, and as ``dcmread`` names it (a plain ``str``)."""
+_LONG_LENGTH = frozenset(vr.value.encode() for vr in EXPLICIT_VR_LENGTH_32)
 """VRs whose length takes 4 bytes after 2 reserved ones."""
 _PIXEL_DATA = frozenset((0x7FE00010, 0x7FE00009, 0x7FE00008))
 """Where ``dcmread(stop_before_pixels=True)`` stops."""
