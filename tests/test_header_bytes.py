@@ -15,7 +15,7 @@ from pathlib import Path
 import pydicom
 import pydicom.data
 import pytest
-from fairdicom.dicom import reader
+from fairdicom.dicom import header_bytes, reader
 from fairdicom.dicom.header_bytes import read_explicit_little
 from fairdicom.dicom.limits import DEFER_BYTES, FIRST_BYTES
 from fairdicom.dicom.synth import add_pixel_data, write_corpus
@@ -134,6 +134,21 @@ def _variants(data: bytes) -> dict[str, bytes]:
         "no preamble": data[132:],
         "a group length of 3 bytes": data[:138] + b"\x03\x00" + data[140:143] + data[144:],
     }
+
+
+def test_a_long_file_meta_value_is_read_and_not_remembered(tmp_path: Path) -> None:
+    """The conversions of the file meta are remembered across files, short values only: a
+    file meta whose lowest tag holds 1 MiB is read as dcmread reads it, and only its transfer
+    syntax is remembered."""
+    write_corpus(tmp_path, 1, seed=3)
+    data = sorted(tmp_path.rglob("*.dcm"))[0].read_bytes()
+    long_value = bytes(2**20)
+    version = struct.pack("<HH2sHL", 0x0002, 0x0001, b"OB", 0, len(long_value)) + long_value
+    # (0002,0000) and (0002,0001) replaced by the long (0002,0001): it is the lowest tag now
+    variant = data[:132] + version + data[data.index(b"\x02\x00\x02\x00", 132) :]
+    header_bytes._remembered.cache_clear()
+    assert _compared(variant)
+    assert header_bytes._remembered.cache_info().currsize == 1
 
 
 def test_what_the_one_pass_leaves_to_dcmread(tmp_path: Path) -> None:

@@ -52,6 +52,9 @@ _NOT_EXPLICIT_LITTLE = frozenset(
     )
 )
 _TRANSFER_SYNTAX = 0x00020010
+REMEMBERED_BYTES = 256
+"""Longest file meta value whose conversion is remembered (a UID takes 64 at most): 256 of
+them bound what the memory holds, whatever a file's meta carries."""
 _HEADER = struct.Struct("<HH2sH").unpack_from
 _LONG = struct.Struct("<L").unpack_from
 
@@ -85,19 +88,24 @@ def _explicit_little(meta: Elements) -> bool:
     """Return True when the file meta says explicit VR little endian as ``dcmread`` decides it,
     after the conversions of the file meta that ``dcmread`` makes (each may fail): its element
     of the lowest tag (the group length, when there is one) and its transfer syntax."""
-    first = meta[min(meta)]
-    _converted(first.tag, first.VR, first.value)
+    _converted(meta[min(meta)])
     syntax = meta.get(BaseTag(_TRANSFER_SYNTAX))
     if syntax is None:
         return False
-    value = _converted(syntax.tag, syntax.VR, syntax.value)
+    value = _converted(syntax)
     return isinstance(value, str) and value not in _NOT_EXPLICIT_LITTLE
 
 
+def _converted(raw: RawDataElement) -> object:
+    """Return the value pydicom converts a file meta element to; raise what pydicom raises.
+    Short values are remembered (the files of a series repeat them), a long one never."""
+    if raw.length > REMEMBERED_BYTES:
+        return convert_raw_data_element(raw).value
+    return _remembered(raw.tag, raw.VR, raw.value)
+
+
 @lru_cache(maxsize=256)
-def _converted(tag: BaseTag, vr: str | None, value: bytes | None) -> object:
-    """Return the value pydicom converts a file meta element to (the files of a series repeat
-    them); raise what pydicom raises."""
+def _remembered(tag: BaseTag, vr: str | None, value: bytes | None) -> object:
     raw = RawDataElement(tag, vr, len(value or b""), value, 0, False, True)
     return convert_raw_data_element(raw).value
 
