@@ -27,9 +27,10 @@ from typing import Protocol
 import pytest
 import rdflib
 from fairdicom.config import load_settings
-from fairdicom.errors import UsageError
+from fairdicom.errors import StoreError, UsageError
 from fairdicom.resources import SAMPLE
 from fairdicom.store import Dataset, RemoteLocation, RemoteStore, locate, open_store, remote_store
+from fairdicom.store.remote_http import Credentials, SparqlHttp
 from rdflib.compare import isomorphic
 
 from tests.conftest import ROOT, SECRET
@@ -513,6 +514,56 @@ def test_refusals_say_what_to_do(tmp_path: Path, status: int, says: str) -> None
         basic = clean_env(url, tmp_path / "data", store_user="ann", store_password="pw")
         cli(basic, "stats")
         assert server.seen[-1]["Authorization"] == "Basic YW5uOnB3"  # type: ignore[attr-defined]
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+class _BrokenOff(http.server.BaseHTTPRequestHandler):
+    """Begin a chunked answer, then send a chunk header of stored-looking bytes and close: an
+    engine that dies in the middle of an answer."""
+
+    protocol_version = "HTTP/1.1"
+
+    def do_POST(self) -> None:
+        self.do_GET()
+
+    def do_GET(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        self.rfile.read(length)
+        self.send_response(200)
+        self.send_header("Content-Type", "application/sparql-results+json")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        self.wfile.write(b"10\r\n" + b'{"head":{"vars":' + b"\r\nSmith^John\r\n")
+        self.wfile.flush()
+        self.close_connection = True
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def test_an_answer_broken_off_says_what_to_do_and_quotes_nothing(tmp_path: Path) -> None:
+    """An answer that breaks off is an error naming the engine and what to do, whether it broke
+    while the answer was received (then it is tried again first) or while it was read; the
+    broken bytes are not quoted."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _BrokenOff)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        result = cli(clean_env(url, tmp_path / "data", store_retries="0"), "stats")
+        assert result.returncode == 2
+        assert f"the SPARQL store at {url}/query broke off its answer" in result.stderr
+        assert "run the same command again" in result.stderr
+        assert "Traceback" not in result.stderr and "Smith" not in result.stderr
+        http_client = SparqlHttp(Credentials(), retries=1, timeout=30)
+        with (
+            pytest.raises(StoreError, match="broke off its answer") as raised,
+            http_client.request("GET", f"{url}/query"),
+        ):
+            pass
+        assert "Smith" not in str(raised.value)
     finally:
         server.shutdown()
         server.server_close()

@@ -7,7 +7,8 @@ fairdicom sends is idempotent (an update deletes what it inserts again, see
 connection broke does no harm when sent again. Any other refusal (401, 403, 404, 413, 4xx, 5xx)
 is not retried: it becomes a :class:`~fairdicom.errors.StoreError` (or a
 :class:`~fairdicom.errors.QuerySyntaxError` for a query the engine does not parse) naming the
-URL and what to do.
+URL and what to do. An answer that breaks off (the engine died, the connection closed) is tried
+again while it is being received, and is such an error once its reader has begun to read it.
 """
 
 from __future__ import annotations
@@ -96,6 +97,9 @@ class SparqlHttp:
             except requests.ConnectionError as exc:
                 if last:
                     raise unreachable(url, exc, self.retries) from None
+            except requests.exceptions.ChunkedEncodingError:
+                if last:
+                    raise broken_off(url) from None
             else:
                 self.engine = response.headers.get("Server", "")
                 if response.status_code not in RETRY_STATUSES or last:
@@ -103,6 +107,8 @@ class SparqlHttp:
                         if not (missing_ok and response.status_code == 404):
                             check(url, response)
                         yield response
+                    except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError):
+                        raise broken_off(url) from None  # while the caller read the answer
                     finally:
                         response.close()
                     return
@@ -125,6 +131,16 @@ def unreachable(url: str, exc: Exception, retries: int) -> StoreError:
     return StoreError(
         f"cannot reach the SPARQL store at {url} ({tries}: {reason}). Start "
         "the engine or correct --store / store_query_url; the batches written before are "
+        "kept: run the same command again to complete the store."
+    )
+
+
+def broken_off(url: str) -> StoreError:
+    """Return the error of an engine whose answer broke off (it died or closed the connection
+    mid-answer); the reason is not quoted, as the broken bytes may be stored values."""
+    return StoreError(
+        f"the SPARQL store at {url} broke off its answer (the connection closed in the middle): "
+        "check that the engine still runs (its log says why); the batches written before are "
         "kept: run the same command again to complete the store."
     )
 
