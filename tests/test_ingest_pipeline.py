@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from fairdicom.config import load_settings
+from fairdicom.dicom.synth import write_corpus
 from fairdicom.ingest import batch, pipeline
 from fairdicom.ingest.pipeline import ingest
 from fairdicom.rdf.raw import InstanceRecord
@@ -179,3 +180,54 @@ def test_summary_reports_start_up_and_catalogue_refresh_apart(
     )
     assert refresh, result.stdout
     assert float(refresh[2]) + float(refresh[3]) <= float(refresh[1]) + 0.1
+
+
+def test_loads_shrink_as_the_input_ends(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """When the number of files is known, loads run while files are still being handed to the
+    writer: each gathers what the files left are expected to write, so they shrink as the
+    input ends and the load left after the last file is small (without a known number, with
+    no cap, everything waited for the end). The store is the one that a load per batch
+    gives."""
+    corpus = tmp_path / "corpus"
+    write_corpus(corpus, patients=12, seed=5)
+    seen = [0]
+    loads: list[tuple[int, int]] = []  # (files seen by the writer, bytes) per bulk load
+    real_open = pipeline.open_store
+
+    def open_recording(settings: Any, **kwargs: Any) -> Any:
+        store = real_open(settings, **kwargs)
+        if Path(settings.store).name != "shrinking":
+            return store
+        real_load = store.load_nquads
+
+        def load_nquads(data: bytes, *, bulk: bool = False) -> None:
+            loads.append((seen[0], len(data)))
+            real_load(data, bulk=bulk)
+
+        monkeypatch.setattr(store, "load_nquads", load_nquads)
+        return store
+
+    def progress(files: int) -> None:
+        seen[0] += files
+
+    monkeypatch.setattr(pipeline, "open_store", open_recording)
+    # Batches of whole patients: none waits for another to be written (which loads what
+    # waits before it).
+    monkeypatch.setattr(pipeline, "PATIENT_BATCH_FACTOR", pipeline.MAX_BATCH_FACTOR)
+    monkeypatch.setattr(batch, "BULK_BYTES", 2**30)  # no cap: the end of the input decides
+    monkeypatch.setattr(batch, "LEAST_LOAD_BYTES", 1)
+    # One parsing process: the writer curates each batch as it is handed over, so when the
+    # loads run depends on the files seen only, not on how fast processes run; the files are
+    # all counted before the ingest starts.
+    monkeypatch.setattr(pipeline, "SMALL_RUN", 10**6)
+    settings = load_settings(store=str(tmp_path / "shrinking"), batch_size=40, workers=1)
+    summary = ingest([corpus], settings, "t", progress=progress)
+    files = summary.files_seen
+    early = sum(size for when, size in loads if when < files)
+    late = sum(size for when, size in loads if when == files)
+    assert len(loads) >= 3 and early > late, (files, loads)
+    assert loads[0][1] > loads[-1][1], loads
+
+    monkeypatch.setattr(batch, "BULK_BYTES", 1)
+    ingest([corpus], load_settings(store=str(tmp_path / "per-batch"), batch_size=40), "t")
+    assert dataset_quads(tmp_path / "shrinking") == dataset_quads(tmp_path / "per-batch")

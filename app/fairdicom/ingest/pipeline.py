@@ -22,7 +22,7 @@ from fairdicom.config import Settings
 from fairdicom.dicom.deidentify import Profile
 from fairdicom.dicom.sources import Source, iter_sources
 from fairdicom.errors import UsageError
-from fairdicom.ingest.batch import BatchQueue, BatchResult, BatchWriter
+from fairdicom.ingest.batch import BatchQueue, BatchResult, BatchWriter, FileCount, not_known
 from fairdicom.ingest.cluster import ClusterPool, ParserSettings
 from fairdicom.ingest.curator import CurationPool
 from fairdicom.ingest.plan import BatchGraphs
@@ -115,7 +115,13 @@ def ingest(
     if missing:
         raise UsageError(f"no such file or folder: {', '.join(missing)}")
     clock = time.perf_counter()
-    count = _count_inputs(inputs, settings.worker_count * SMALL_RUN, total)
+    counted: list[int] = []  # every input's number, once the walk that counts them ends
+
+    def known(number: int) -> None:
+        counted.append(number)
+        total(number)
+
+    count = _count_inputs(inputs, settings.worker_count * SMALL_RUN, known)
     walk = time.perf_counter() - clock
     summary = ingest_sources(
         iter_sources(inputs),
@@ -127,6 +133,7 @@ def ingest(
         batch_done=batch_done,
         skipped=skipped,
         cluster=settings.cluster,
+        expected=lambda: counted[0] if counted else None,
     )
     summary.seconds += walk
     summary.startup_seconds += walk
@@ -161,9 +168,11 @@ def ingest_sources(
     skipped: Problem = _ignore,
     after_batch: AfterBatch = _ignore,
     cluster: str = "",
+    expected: FileCount = not_known,
 ) -> IngestSummary:
     """Ingest sources (files, or instances fetched over DICOMweb) as :func:`ingest` does;
-    ``count`` is their number (or an estimate: it sizes the parsing pool); ``cluster``, a Dask
+    ``count`` is their number (or an estimate: it sizes the parsing pool); ``expected``
+    returns their exact number once it is known (None before); ``cluster``, a Dask
     scheduler's address, parses them on that cluster (the files on a shared filesystem)."""
     dataset = dataset or settings.dataset
     started = datetime.now(UTC)
@@ -201,6 +210,7 @@ def ingest_sources(
                 batch_done,
                 skipped,
                 after_batch,
+                expected,
             )
             summary.seconds = time.perf_counter() - clock
             method = Profile(settings.deid).method_codes()
@@ -235,6 +245,7 @@ def _run(
     batch_done: BatchDone,
     skipped: Problem = _ignore,
     after_batch: AfterBatch = _ignore,
+    expected: FileCount = not_known,
 ) -> None:
     batch: list[InstanceRecord] = []
     members: dict[str, tuple[str, str]] = {}  # series -> (patient, study)
@@ -253,7 +264,11 @@ def _run(
         batch_done(instances, result.triples)
         after_batch(writer.store)
 
-    queue = BatchQueue(writer, curation, written)
+    def remaining() -> int | None:
+        number = expected()
+        return None if number is None else max(0, number - summary.files_seen)
+
+    queue = BatchQueue(writer, curation, written, remaining=remaining)
 
     def flush() -> None:
         if batch:
