@@ -72,7 +72,14 @@ WHERE {{ GRAPH ?c {{ ?series fd:modality ?modality }} GRAPH ?r {{ ?i fd:inSeries
 GROUP BY ?modality"""
 CHILD = """
 import resource, sys, time
+import fairdicom.ingest.pipeline as pipeline
 from fairdicom.cli import main
+ingest = pipeline.ingest
+def timed(*args, **kwargs):  # the summary prints its time to 0.1 s: 3 % of a 5k run
+    summary = ingest(*args, **kwargs)
+    print('INGEST_SECONDS', summary.seconds, file=sys.stderr)
+    return summary
+pipeline.ingest = timed
 sys.argv = ['fairdicom', 'ingest', sys.argv[1], '--store', sys.argv[2], '--dataset', 'bench']
 try:
     main()
@@ -183,7 +190,7 @@ def run_ingest(
     )
     wall = time.perf_counter() - start
     output = done.stdout + done.stderr
-    ingest = re.search(r"time ([\d.]+) s", output)
+    ingest = re.search(r"INGEST_SECONDS ([\d.]+)", output)
     usage = re.search(r"USAGE ([\d.]+) ([\d.]+) (\d+) (\d+)", output)
     if ingest is None or usage is None:
         raise SystemExit(output)
