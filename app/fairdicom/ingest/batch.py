@@ -126,7 +126,7 @@ class _InFlight:
 
 class BatchQueue:
     """Batches being curated, written in the order they were planned; ``remaining`` returns
-    the number of input files not yet handed to the queue, when it is known."""
+    the number of input files the writer has not seen yet, when it is known."""
 
     def __init__(
         self,
@@ -141,8 +141,8 @@ class BatchQueue:
         self.written = written
         self.depth = depth
         self.remaining = remaining
-        self._curated_bytes = 0
-        self._curated_instances = 0
+        self._new_bytes = 0  # N-Quads of the batches of new series so far, and their instances
+        self._new_instances = 0
         self._pending: deque[_InFlight] = deque()
         self._loading: list[tuple[_InFlight, CuratedBatch]] = []
         """Curated batches of new series waiting to be loaded together, in order."""
@@ -179,8 +179,8 @@ class BatchQueue:
             return
         self._loading.append((waiting, curated))
         self._loading_bytes += len(curated.nquads)
-        self._curated_bytes += len(curated.nquads)
-        self._curated_instances += waiting.instances
+        self._new_bytes += len(curated.nquads)
+        self._new_instances += waiting.instances
         if self._loading_bytes >= self.load_bytes():
             self._load()
 
@@ -191,9 +191,9 @@ class BatchQueue:
         alone on the machine; so the loads shrink as the input ends, and run while the
         parsing goes on (on 5,000 files, all of a run's N-Quads were loaded at the end)."""
         left = self.remaining()
-        if left is None or not self._curated_instances:
+        if left is None or not self._new_instances:
             return BULK_BYTES
-        expected = left * self._curated_bytes // self._curated_instances
+        expected = left * self._new_bytes // self._new_instances
         return min(BULK_BYTES, max(LEAST_LOAD_BYTES, expected))
 
     def _load(self) -> None:
