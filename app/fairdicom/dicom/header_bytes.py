@@ -53,8 +53,10 @@ _NOT_EXPLICIT_LITTLE = frozenset(
 )
 _TRANSFER_SYNTAX = 0x00020010
 REMEMBERED_BYTES = 256
-"""Longest file meta value whose conversion is remembered (a UID takes 64 at most): 256 of
-them bound what the memory holds, whatever a file's meta carries."""
+"""Longest file meta value whose conversion is remembered (a UID takes 64 at most)."""
+REMEMBERED_VALUES = 256
+"""Conversions remembered at most: with :data:`REMEMBERED_BYTES`, they bound what the memory
+holds, whatever a file's meta carries."""
 _HEADER = struct.Struct("<HH2sH").unpack_from
 _LONG = struct.Struct("<L").unpack_from
 
@@ -104,7 +106,7 @@ def _converted(raw: RawDataElement) -> object:
     return _remembered(raw.tag, raw.VR, raw.value)
 
 
-@lru_cache(maxsize=256)
+@lru_cache(maxsize=REMEMBERED_VALUES)
 def _remembered(tag: BaseTag, vr: str | None, value: bytes | None) -> object:
     raw = RawDataElement(tag, vr, len(value or b""), value, 0, False, True)
     return convert_raw_data_element(raw).value
